@@ -1,0 +1,934 @@
+//! Catalog loading and validation: every problem at once, each naming the file, the key
+//! path and what to do about it.
+//!
+//! Unknown fields are collected with `serde_ignored` instead of `deny_unknown_fields`,
+//! because the latter aborts at the first one and hides every other problem.
+
+use super::{CatalogSpec, ComponentKind, FeatureKind, PriceBasis, SCHEMA_VERSION, StatePolicySpec};
+use crate::amount::LimitValue;
+use crate::ids::{FeatureKey, ModuleId};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+
+/// One thing wrong with a catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file, as named by the caller.
+    pub file: String,
+    /// Where in the file: a TOML key path such as `modules."vehicle.make".depends[0]`,
+    /// or `line 3, column 7` for syntax errors.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.path, self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, " (fix: {})", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one catalog.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct CatalogErrors {
+    /// The problems, in file order where known.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for CatalogErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        writeln!(
+            f,
+            "{count} problem{} in catalog:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn load(text: &str, file: &str) -> Result<CatalogSpec, CatalogErrors> {
+    let mut checker = Checker {
+        file: file.to_owned(),
+        problems: Vec::new(),
+    };
+    let mut unknown = Vec::new();
+    let deserializer = toml::Deserializer::new(text);
+    let parsed: Result<CatalogSpec, _> = serde_ignored::deserialize(deserializer, |path| {
+        unknown.push(render_path(&path));
+    });
+    let spec = match parsed {
+        Ok(spec) => spec,
+        Err(error) => {
+            let position = error
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or_else(|| "file".to_owned());
+            checker.report(
+                position,
+                error.message().trim().to_owned(),
+                "correct the TOML at that position; see examples/catalogs/ for the format",
+            );
+            return Err(checker.finish());
+        }
+    };
+    for path in unknown {
+        let fix = format!(
+            "remove `{path}` or correct its spelling; see examples/catalogs/ for the known fields"
+        );
+        checker.report(path, "unknown field".to_owned(), &fix);
+    }
+    checker.check(&spec);
+    if checker.problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(checker.finish())
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}")
+}
+
+fn render_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", render_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = render_path(parent);
+            if parent.is_empty() {
+                quote_key(key)
+            } else {
+                format!("{parent}.{}", quote_key(key))
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_path(parent),
+    }
+}
+
+/// Quotes a TOML key when it is not a bare key (e.g. contains a dot).
+fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+struct Checker {
+    file: String,
+    problems: Vec<Problem>,
+}
+
+/// The kind of thing a grant list refers to, so that messages say what was expected.
+struct Scope<'a> {
+    spec: &'a CatalogSpec,
+}
+
+impl Checker {
+    fn report(&mut self, path: String, message: String, fix: &str) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            path,
+            message,
+            fix: fix.to_owned(),
+        });
+    }
+
+    fn finish(self) -> CatalogErrors {
+        CatalogErrors {
+            problems: self.problems,
+        }
+    }
+
+    fn check(&mut self, spec: &CatalogSpec) {
+        let scope = Scope { spec };
+        self.check_header(spec);
+        self.check_features(spec);
+        self.check_modules(spec);
+        self.check_class_sets(spec);
+        self.check_plans(&scope);
+        self.check_addons(&scope);
+        self.check_components(&scope);
+        self.check_meters(&scope);
+        self.check_prices(spec);
+        self.check_degradation(&scope);
+    }
+
+    fn check_header(&mut self, spec: &CatalogSpec) {
+        if spec.schema != SCHEMA_VERSION {
+            self.report(
+                "schema".into(),
+                format!("unsupported schema version {}", spec.schema),
+                &format!("set `schema = {SCHEMA_VERSION}`"),
+            );
+        }
+        let product = spec.product.as_str();
+        if product.is_empty()
+            || !product
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            self.report(
+                "product".into(),
+                format!("product id {product:?} is not lowercase letters, digits and dashes"),
+                "use an id such as `gate-control`",
+            );
+        }
+        if spec.version.trim().is_empty() {
+            self.report(
+                "version".into(),
+                "catalog version is empty".into(),
+                "set `version`, e.g. `version = \"2026.11.1\"`; licenses name it",
+            );
+        }
+        if spec.currency.len() != 3 || !spec.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            self.report(
+                "currency".into(),
+                format!("currency {:?} is not an ISO 4217 code", spec.currency),
+                "use three capital letters, e.g. `currency = \"USD\"`",
+            );
+        }
+        if spec.plans.is_empty() {
+            self.report(
+                "plans".into(),
+                "the catalog declares no plan".into(),
+                "add at least one `[plans.<id>]` table",
+            );
+        }
+        let lease = spec.lease;
+        if lease.refresh_hours == 0 || lease.grace_hours < lease.refresh_hours {
+            self.report(
+                "lease".into(),
+                format!(
+                    "refresh after {} h with a grace of {} h cannot work",
+                    lease.refresh_hours, lease.grace_hours
+                ),
+                "make refresh_hours at least 1 and grace_hours at least refresh_hours",
+            );
+        }
+    }
+
+    fn check_features(&mut self, spec: &CatalogSpec) {
+        for (key, feature) in &spec.features {
+            let path = format!("features.{}", quote_key(key.as_str()));
+            if key.as_str().trim().is_empty() {
+                self.report(path.clone(), "empty feature key".into(), "name the feature");
+            }
+            match feature.kind {
+                FeatureKind::Quota => {
+                    if feature.period.is_none() {
+                        self.report(
+                            format!("{path}.period"),
+                            "a quota needs a period".into(),
+                            "add `period = \"month\"` (or \"day\", \"year\")",
+                        );
+                    }
+                    if feature.unit.as_deref().is_none_or(str::is_empty) {
+                        self.report(
+                            format!("{path}.unit"),
+                            "a quota needs a unit".into(),
+                            "add `unit = \"calls\"` or whatever one unit counts",
+                        );
+                    }
+                }
+                kind => {
+                    if feature.period.is_some() {
+                        self.report(
+                            format!("{path}.period"),
+                            format!("only quotas have a period, this is a {kind:?} feature"),
+                            "remove `period` or set `kind = \"quota\"`",
+                        );
+                    }
+                    if feature.overage.is_some() {
+                        self.report(
+                            format!("{path}.overage"),
+                            format!("only quotas have an overage rule, this is a {kind:?} feature"),
+                            "remove `overage` or set `kind = \"quota\"`",
+                        );
+                    }
+                }
+            }
+            if feature.kind == FeatureKind::Limit {
+                if let Some(default) = &feature.default {
+                    let valid = default.as_u64().is_some() || default.as_str() == Some("unlimited");
+                    if !valid {
+                        self.report(
+                            format!("{path}.default"),
+                            format!("limit default {default} is not a non-negative whole number or \"unlimited\""),
+                            "write a count such as `default = 0`",
+                        );
+                    }
+                }
+            }
+            if feature.core && feature.kind != FeatureKind::Boolean {
+                self.report(
+                    format!("{path}.core"),
+                    "only boolean features can be core".into(),
+                    "remove `core = true`; give limits their value in plans or `default`",
+                );
+            }
+        }
+    }
+
+    fn check_modules(&mut self, spec: &CatalogSpec) {
+        for (id, module) in &spec.modules {
+            let path = format!("modules.{}", quote_key(id.as_str()));
+            for (index, dependency) in module.depends.iter().enumerate() {
+                if !spec.modules.contains_key(dependency.as_str()) {
+                    self.report(
+                        format!("{path}.depends[{index}]"),
+                        format!("unknown module {:?}", dependency.as_str()),
+                        &format!(
+                            "declare `[modules.{}]` or remove it from depends",
+                            quote_key(dependency.as_str())
+                        ),
+                    );
+                } else if dependency == id {
+                    // Reported by the cycle check below.
+                }
+            }
+            for (index, feature) in module.provides.iter().enumerate() {
+                self.expect_feature(
+                    spec,
+                    &format!("{path}.provides[{index}]"),
+                    feature,
+                    Some(FeatureKind::Boolean),
+                );
+            }
+            for (index, key) in module.requires_config.iter().enumerate() {
+                if key.trim().is_empty() {
+                    self.report(
+                        format!("{path}.requires_config[{index}]"),
+                        "empty config key".into(),
+                        "name the device configuration key the module needs",
+                    );
+                }
+            }
+        }
+        let edges: BTreeMap<&str, Vec<&str>> = spec
+            .modules
+            .iter()
+            .map(|(id, module)| {
+                (
+                    id.as_str(),
+                    module.depends.iter().map(ModuleId::as_str).collect(),
+                )
+            })
+            .collect();
+        for cycle in find_cycles(&edges) {
+            let first = cycle.first().copied().unwrap_or_default();
+            self.report(
+                format!("modules.{}.depends", quote_key(first)),
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+                "remove one of these dependencies so the modules can start in order",
+            );
+        }
+    }
+
+    fn check_class_sets(&mut self, spec: &CatalogSpec) {
+        for (name, set) in &spec.class_sets {
+            let path = format!("class_sets.{}", quote_key(name));
+            if set.classes.is_empty() {
+                self.report(
+                    format!("{path}.classes"),
+                    "class set is empty".into(),
+                    "list at least one class name",
+                );
+            }
+            let mut seen = HashSet::new();
+            for (index, class) in set.classes.iter().enumerate() {
+                if !seen.insert(class) {
+                    self.report(
+                        format!("{path}.classes[{index}]"),
+                        format!("class {class:?} is listed twice"),
+                        "remove the duplicate",
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_plans(&mut self, scope: &Scope<'_>) {
+        let spec = scope.spec;
+        for (id, plan) in &spec.plans {
+            let path = format!("plans.{}", quote_key(id.as_str()));
+            if let Some(parent) = &plan.extends {
+                if !spec.plans.contains_key(parent.as_str()) {
+                    self.report(
+                        format!("{path}.extends"),
+                        format!("unknown plan {:?}", parent.as_str()),
+                        "name a plan declared in this catalog, or remove `extends`",
+                    );
+                }
+            }
+            self.check_grants(scope, &path, plan.grants());
+            self.check_classes(scope, &path, plan.classes.as_deref(), &plan.default_classes);
+            if plan.max_devices == Some(0) {
+                self.report(
+                    format!("{path}.max_devices"),
+                    "a plan allowing 0 devices can never be activated".into(),
+                    "set `max_devices` to 1 or more",
+                );
+            }
+            if let Some(trial) = &plan.trial {
+                let trial_path = format!("{path}.trial");
+                if trial.days == 0 {
+                    self.report(
+                        format!("{trial_path}.days"),
+                        "a trial of 0 days ends before it starts".into(),
+                        "set `days` to the trial length, e.g. 90",
+                    );
+                }
+                self.check_amounts(
+                    scope,
+                    &format!("{trial_path}.limits"),
+                    &trial.limits,
+                    FeatureKind::Limit,
+                );
+                self.check_amounts(
+                    scope,
+                    &format!("{trial_path}.quotas"),
+                    &trial.quotas,
+                    FeatureKind::Quota,
+                );
+                self.check_classes(
+                    scope,
+                    &trial_path,
+                    trial.classes.as_deref(),
+                    &trial.default_classes,
+                );
+                for (index, feature) in trial.without.iter().enumerate() {
+                    self.expect_feature(
+                        spec,
+                        &format!("{trial_path}.without[{index}]"),
+                        feature,
+                        None,
+                    );
+                }
+                for (index, module) in trial.without_modules.iter().enumerate() {
+                    self.expect_module(
+                        spec,
+                        &format!("{trial_path}.without_modules[{index}]"),
+                        module,
+                    );
+                }
+            }
+        }
+        let edges: BTreeMap<&str, Vec<&str>> = spec
+            .plans
+            .iter()
+            .map(|(id, plan)| {
+                (
+                    id.as_str(),
+                    plan.extends.iter().map(|p| p.as_str()).collect(),
+                )
+            })
+            .collect();
+        for cycle in find_cycles(&edges) {
+            let first = cycle.first().copied().unwrap_or_default();
+            self.report(
+                format!("plans.{}.extends", quote_key(first)),
+                format!("plan inheritance cycle: {}", cycle.join(" -> ")),
+                "remove one `extends` so every plan has a root",
+            );
+        }
+    }
+
+    fn check_addons(&mut self, scope: &Scope<'_>) {
+        let spec = scope.spec;
+        for (id, addon) in &spec.addons {
+            let path = format!("addons.{}", quote_key(id.as_str()));
+            self.check_grants(scope, &path, addon.grants());
+            for (index, plan) in addon.plans.iter().enumerate() {
+                if !spec.plans.contains_key(plan.as_str()) {
+                    self.report(
+                        format!("{path}.plans[{index}]"),
+                        format!("unknown plan {:?}", plan.as_str()),
+                        "name a plan declared in this catalog",
+                    );
+                }
+            }
+            if let Some(class_set) = &addon.classes {
+                self.expect_class_set(spec, &format!("{path}.classes"), class_set);
+            }
+            match addon.min_quantity {
+                Some(0) => self.report(
+                    format!("{path}.min_quantity"),
+                    "minimum quantity 0 means nothing is bought".into(),
+                    "set `min_quantity` to 1 or more",
+                ),
+                Some(n) if n > 1 && !addon.stackable => self.report(
+                    format!("{path}.min_quantity"),
+                    format!("min_quantity {n} needs a stackable add-on"),
+                    "set `stackable = true` or remove `min_quantity`",
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_grants(&mut self, scope: &Scope<'_>, path: &str, grants: super::GrantsRef<'_>) {
+        let spec = scope.spec;
+        for (index, feature) in grants.features.iter().enumerate() {
+            self.expect_feature(
+                spec,
+                &format!("{path}.features[{index}]"),
+                feature,
+                Some(FeatureKind::Boolean),
+            );
+        }
+        self.check_amounts(
+            scope,
+            &format!("{path}.limits"),
+            grants.limits,
+            FeatureKind::Limit,
+        );
+        self.check_amounts(
+            scope,
+            &format!("{path}.quotas"),
+            grants.quotas,
+            FeatureKind::Quota,
+        );
+        for key in grants.config.keys() {
+            self.expect_feature(
+                spec,
+                &format!("{path}.config.{}", quote_key(key.as_str())),
+                key,
+                Some(FeatureKind::Config),
+            );
+        }
+        for (index, module) in grants.modules.iter().enumerate() {
+            self.expect_module(spec, &format!("{path}.modules[{index}]"), module);
+        }
+    }
+
+    fn check_amounts(
+        &mut self,
+        scope: &Scope<'_>,
+        path: &str,
+        amounts: &BTreeMap<FeatureKey, LimitValue>,
+        kind: FeatureKind,
+    ) {
+        for (key, value) in amounts {
+            let key_path = format!("{path}.{}", quote_key(key.as_str()));
+            self.expect_feature(scope.spec, &key_path, key, Some(kind));
+            match value {
+                LimitValue::Count(n) if *n < 0 => self.report(
+                    key_path,
+                    format!("negative {} {n}", kind_name(kind)),
+                    "use 0 for \"none\" or \"unlimited\" for no bound",
+                ),
+                LimitValue::Invalid(text) => self.report(
+                    key_path,
+                    format!("{text:?} is neither a whole number nor \"unlimited\""),
+                    "write a count such as 5, or \"unlimited\"",
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_classes(
+        &mut self,
+        scope: &Scope<'_>,
+        path: &str,
+        class_set: Option<&str>,
+        defaults: &[String],
+    ) {
+        let spec = scope.spec;
+        if let Some(set) = class_set {
+            self.expect_class_set(spec, &format!("{path}.classes"), set);
+        }
+        let known: BTreeSet<&str> = class_set
+            .and_then(|set| spec.class_sets.get(set))
+            .map(|set| set.classes.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for (index, class) in defaults.iter().enumerate() {
+            if class_set.is_none() {
+                self.report(
+                    format!("{path}.default_classes[{index}]"),
+                    "default classes without a class set".into(),
+                    "set `classes` to the class set the defaults come from",
+                );
+                break;
+            }
+            if !known.is_empty() && !known.contains(class.as_str()) {
+                self.report(
+                    format!("{path}.default_classes[{index}]"),
+                    format!(
+                        "default class {class:?} is not in class set {:?}",
+                        class_set.unwrap_or_default()
+                    ),
+                    "add it to the class set or remove it from default_classes",
+                );
+            }
+        }
+    }
+
+    fn check_components(&mut self, scope: &Scope<'_>) {
+        let spec = scope.spec;
+        for kind in ComponentKind::ALL {
+            let Some(types) = spec.components.get(&kind) else {
+                continue;
+            };
+            for (name, feature) in types {
+                self.expect_feature(
+                    spec,
+                    &format!("components.{}.{}", kind.as_str(), quote_key(name)),
+                    feature,
+                    Some(FeatureKind::Boolean),
+                );
+            }
+        }
+    }
+
+    fn check_meters(&mut self, scope: &Scope<'_>) {
+        let spec = scope.spec;
+        for (id, meter) in &spec.meters {
+            let path = format!("meters.{}", quote_key(id.as_str()));
+            if meter.unit.trim().is_empty() {
+                self.report(
+                    format!("{path}.unit"),
+                    "meter has no unit".into(),
+                    "set `unit`, e.g. \"call\"",
+                );
+            }
+            if let Some(quota) = &meter.quota {
+                self.expect_feature(
+                    spec,
+                    &format!("{path}.quota"),
+                    quota,
+                    Some(FeatureKind::Quota),
+                );
+            }
+        }
+    }
+
+    fn check_prices(&mut self, spec: &CatalogSpec) {
+        let mut ids = HashSet::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (index, price) in spec.prices.iter().enumerate() {
+            let path = format!("prices[{index}]");
+            if price.id.trim().is_empty() {
+                self.report(
+                    format!("{path}.id"),
+                    "price has no id".into(),
+                    "give every price a stable `id`; invoice lines use it",
+                );
+            } else if !ids.insert(price.id.as_str()) {
+                self.report(
+                    format!("{path}.id"),
+                    format!("price id {:?} is used twice", price.id),
+                    "give each price its own id",
+                );
+            }
+            if price.amount < 0 {
+                self.report(
+                    format!("{path}.amount"),
+                    format!("negative price {}", price.amount),
+                    "prices are charges in minor units (cents); write 0 or more",
+                );
+            }
+            let targets = [
+                price.plan.is_some(),
+                price.addon.is_some(),
+                price.meter.is_some(),
+            ]
+            .iter()
+            .filter(|set| **set)
+            .count();
+            if targets != 1 {
+                self.report(
+                    path.clone(),
+                    format!("a price must name exactly one of plan, addon or meter; this one names {targets}"),
+                    "set exactly one of `plan`, `addon`, `meter`",
+                );
+                continue;
+            }
+            let target = if let Some(plan) = &price.plan {
+                if !spec.plans.contains_key(plan.as_str()) {
+                    self.report(
+                        format!("{path}.plan"),
+                        format!(
+                            "price {:?} is for unknown plan {:?}",
+                            price.id,
+                            plan.as_str()
+                        ),
+                        "name a plan declared under [plans], or remove the price",
+                    );
+                }
+                format!("plan {:?}", plan.as_str())
+            } else if let Some(addon) = &price.addon {
+                if !spec.addons.contains_key(addon.as_str()) {
+                    self.report(
+                        format!("{path}.addon"),
+                        format!(
+                            "price {:?} is for unknown add-on {:?}",
+                            price.id,
+                            addon.as_str()
+                        ),
+                        "name an add-on declared under [addons], or remove the price",
+                    );
+                }
+                format!("add-on {:?}", addon.as_str())
+            } else if let Some(meter) = &price.meter {
+                match spec.meters.get(meter.as_str()) {
+                    None => self.report(
+                        format!("{path}.meter"),
+                        format!(
+                            "price {:?} is for unknown meter {:?}",
+                            price.id,
+                            meter.as_str()
+                        ),
+                        "name a meter declared under [meters], or remove the price",
+                    ),
+                    Some(spec_meter) => {
+                        if price.per_units.is_some() && spec_meter.quota.is_none() {
+                            self.report(
+                                format!("{path}.per_units"),
+                                format!(
+                                    "overage price on meter {:?}, which consumes no quota",
+                                    meter.as_str()
+                                ),
+                                "set `quota` on the meter, or price it as pass-through",
+                            );
+                        }
+                    }
+                }
+                format!("meter {:?}", meter.as_str())
+            } else {
+                continue;
+            };
+            let key = if price.meter.is_some() {
+                match (price.per_units, price.pass_through) {
+                    (Some(0), _) => {
+                        self.report(format!("{path}.per_units"), "overage per 0 units".into(), "set `per_units` to 1 or more, e.g. 1000");
+                    }
+                    (Some(_), false) | (None, true) => {}
+                    _ => self.report(
+                        path.clone(),
+                        "a meter price needs exactly one of `per_units` (overage) or `pass_through = true`".into(),
+                        "set one of them",
+                    ),
+                }
+                if price.per.is_some() || price.interval.is_some() {
+                    self.report(
+                        path.clone(),
+                        "a meter price has no `per`/`interval`; it is charged by usage".into(),
+                        "remove `per` and `interval`",
+                    );
+                }
+                target
+            } else {
+                if price.per_units.is_some() || price.pass_through {
+                    self.report(
+                        path.clone(),
+                        "`per_units` and `pass_through` belong to meter prices".into(),
+                        "remove them, or put the price on a meter",
+                    );
+                }
+                let (Some(per), Some(interval)) = (price.per, price.interval) else {
+                    self.report(
+                        path.clone(),
+                        format!("price {:?} for {target} needs `per` and `interval`", price.id),
+                        "set `per` (camera, device, tenant, seat) and `interval` (month, year, once)",
+                    );
+                    continue;
+                };
+                if price.included_quantity > 0 && per != PriceBasis::Seat {
+                    self.report(
+                        format!("{path}.included_quantity"),
+                        "only per-seat prices include a quantity".into(),
+                        "remove `included_quantity` or set `per = \"seat\"`",
+                    );
+                }
+                format!("{target} per {per:?} per {interval:?}")
+            };
+            if let Some(first) = seen.insert(key.clone(), index) {
+                self.report(
+                    path,
+                    format!("ambiguous price: prices[{first}] already charges {key}"),
+                    "keep one price per plan/add-on, basis and interval",
+                );
+            }
+        }
+    }
+
+    fn check_degradation(&mut self, scope: &Scope<'_>) {
+        let spec = scope.spec;
+        let states: [(&str, &Option<StatePolicySpec>); 6] = [
+            ("stale", &spec.degradation.stale),
+            ("degraded", &spec.degradation.degraded),
+            ("expired", &spec.degradation.expired),
+            ("revoked", &spec.degradation.revoked),
+            ("suspended", &spec.degradation.suspended),
+            ("unlicensed", &spec.degradation.unlicensed),
+        ];
+        for (state, policy) in states {
+            let Some(policy) = policy else { continue };
+            let path = format!("degradation.{state}");
+            for (index, feature) in policy.features.iter().enumerate() {
+                self.expect_feature(spec, &format!("{path}.features[{index}]"), feature, None);
+            }
+            for (index, module) in policy.modules.iter().enumerate() {
+                self.expect_module(spec, &format!("{path}.modules[{index}]"), module);
+            }
+            self.check_amounts(
+                scope,
+                &format!("{path}.limits"),
+                &policy.limits,
+                FeatureKind::Limit,
+            );
+        }
+    }
+
+    fn expect_feature(
+        &mut self,
+        spec: &CatalogSpec,
+        path: &str,
+        key: &FeatureKey,
+        kind: Option<FeatureKind>,
+    ) {
+        match spec.features.get(key.as_str()) {
+            None => self.report(
+                path.to_owned(),
+                format!("feature {:?} is referenced but not declared", key.as_str()),
+                &format!(
+                    "declare `[features.{}]` with its kind, or correct the spelling",
+                    quote_key(key.as_str())
+                ),
+            ),
+            Some(feature) => {
+                if let Some(kind) = kind {
+                    if feature.kind != kind {
+                        self.report(
+                            path.to_owned(),
+                            format!(
+                                "feature {:?} is a {}, but a {} is expected here",
+                                key.as_str(),
+                                kind_name(feature.kind),
+                                kind_name(kind)
+                            ),
+                            "move it to the list for its kind (features, limits, quotas, config)",
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn expect_module(&mut self, spec: &CatalogSpec, path: &str, module: &ModuleId) {
+        if !spec.modules.contains_key(module.as_str()) {
+            self.report(
+                path.to_owned(),
+                format!("unknown module {:?}", module.as_str()),
+                &format!(
+                    "declare `[modules.{}]` or correct the spelling",
+                    quote_key(module.as_str())
+                ),
+            );
+        }
+    }
+
+    fn expect_class_set(&mut self, spec: &CatalogSpec, path: &str, name: &str) {
+        if !spec.class_sets.contains_key(name) {
+            self.report(
+                path.to_owned(),
+                format!("unknown class set {name:?}"),
+                &format!(
+                    "declare `[class_sets.{}]` or correct the spelling",
+                    quote_key(name)
+                ),
+            );
+        }
+    }
+}
+
+fn kind_name(kind: FeatureKind) -> &'static str {
+    match kind {
+        FeatureKind::Boolean => "boolean",
+        FeatureKind::Limit => "limit",
+        FeatureKind::Quota => "quota",
+        FeatureKind::Config => "config value",
+    }
+}
+
+/// Every elementary cycle reachable in a small dependency graph, each reported once,
+/// as a path that starts and ends at the same node (`a -> b -> a`).
+fn find_cycles<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'a str>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        node: &'a str,
+        edges: &BTreeMap<&'a str, Vec<&'a str>>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        stack: &mut Vec<&'a str>,
+        cycles: &mut Vec<Vec<&'a str>>,
+        reported: &mut BTreeSet<BTreeSet<&'a str>>,
+    ) {
+        marks.insert(node, Mark::Visiting);
+        stack.push(node);
+        for &next in edges.get(node).map(Vec::as_slice).unwrap_or_default() {
+            match marks.get(next) {
+                Some(Mark::Visiting) => {
+                    if let Some(start) = stack.iter().position(|n| *n == next) {
+                        let mut cycle: Vec<&str> = stack[start..].to_vec();
+                        let members: BTreeSet<&str> = cycle.iter().copied().collect();
+                        if reported.insert(members) {
+                            cycle.push(next);
+                            cycles.push(cycle);
+                        }
+                    }
+                }
+                Some(Mark::Done) => {}
+                None if edges.contains_key(next) => {
+                    visit(next, edges, marks, stack, cycles, reported);
+                }
+                None => {}
+            }
+        }
+        stack.pop();
+        marks.insert(node, Mark::Done);
+    }
+
+    let mut marks = BTreeMap::new();
+    let mut cycles = Vec::new();
+    let mut reported = BTreeSet::new();
+    for &node in edges.keys() {
+        if !marks.contains_key(node) {
+            let mut stack = Vec::new();
+            visit(
+                node,
+                edges,
+                &mut marks,
+                &mut stack,
+                &mut cycles,
+                &mut reported,
+            );
+        }
+    }
+    cycles
+}
