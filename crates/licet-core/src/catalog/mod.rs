@@ -486,6 +486,8 @@ pub enum PriceBasis {
     Tenant,
     /// Per seat beyond the included ones.
     Seat,
+    /// Per unit of an add-on's quantity (e.g. per VMS connector).
+    Unit,
 }
 
 /// How often a fixed price is charged.

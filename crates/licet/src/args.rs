@@ -1,0 +1,230 @@
+//! Command-line arguments. The flag names are a contract: installers script them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "licet",
+    version,
+    about = "Licensing, entitlements and usage metering for edge AI products",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Check catalogs and show what a plan resolves to.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Issue, verify and inspect license documents (also for air-gapped sites).
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Show the module plan for a device: what runs, in what order, what is refused.
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new Ed25519 signing key pair: DIR/signing.key (mode 0600) and DIR/signing.pub.
+    #[command(
+        after_help = "Example:\n  licet keys new --out ./keys\n\nPrints the key id. signing.pub holds one line, ed25519:<base64>, the form every Licet API uses."
+    )]
+    New {
+        /// Directory to write the key pair into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate catalog files; exit 1 and list every problem if any is invalid.
+    #[command(after_help = "Example:\n  licet catalog check examples/catalogs/*.toml")]
+    Check {
+        /// Catalog files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Show the entitlements a plan (with add-ons, trial or modules) resolves to.
+    #[command(
+        after_help = "Examples:\n  licet catalog show examples/catalogs/brinkbyte-vision.toml --plan base --addon advanced_analytics:3\n  licet catalog show examples/catalogs/brinkbyte-vision.toml --plan base --trial --format json"
+    )]
+    Show {
+        /// Catalog file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        subscription: SubscriptionArgs,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SubscriptionArgs {
+    /// Plan (tier) id from the catalog.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: String,
+    /// Add-on, optionally with a quantity (NAME or NAME:QTY); repeat for several.
+    #[arg(long = "addon", value_name = "NAME[:QTY]")]
+    pub addons: Vec<String>,
+    /// Take the plan as its trial.
+    #[arg(long)]
+    pub trial: bool,
+    /// Explicit module list replacing the tiers' modules; repeat for several.
+    #[arg(long = "module", value_name = "MODULE")]
+    pub modules: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Issue a signed license offline (for air-gapped sites, or scripted issuance).
+    #[command(after_help = ISSUE_EXAMPLES)]
+    Issue(IssueArgs),
+    /// Verify a license: signature, device binding and state at a time.
+    ///
+    /// Exit codes: 0 valid (active or stale), 2 invalid signature or format (including
+    /// an untrusted key), 3 bound to another device, 4 expired, degraded or otherwise not
+    /// usable at that time, 1 any other error.
+    #[command(
+        after_help = "Examples:\n  licet license verify device.lic --pubkey keys/signing.pub\n  licet license verify device.lic --pubkey keys/signing.pub --fingerprint \"$(cat /etc/machine-id)\" --at 2027-01-01T00:00:00Z"
+    )]
+    Verify {
+        /// The license file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Trusted public key file (ed25519:<base64>); repeat to trust several.
+        #[arg(long = "pubkey", required = true, value_name = "FILE")]
+        pubkeys: Vec<PathBuf>,
+        /// This device's fingerprint; the license must be bound to it.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// Evaluate at this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print what a license says, WITHOUT verifying it.
+    #[command(after_help = "Example:\n  licet license inspect device.lic")]
+    Inspect {
+        /// The license file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+const ISSUE_EXAMPLES: &str = "Examples:
+  licet license issue --catalog examples/catalogs/gate-control.toml --key keys/signing.key \\
+      --tenant acme --device gate-1 --fingerprint \"$(cat /etc/machine-id)\" --plan standard --out gate-1.lic
+  licet license issue --catalog examples/catalogs/brinkbyte-vision.toml --key keys/signing.key \\
+      --tenant acme --device cam-box-7 --fingerprint abc123 --plan base --trial
+  # Air-gapped site that will never refresh: grace as long as the term.
+  licet license issue ... --plan standard --days 365 --grace-hours 8760";
+
+const PLAN_EXAMPLES: &str = "Examples:
+  licet plan --catalog examples/catalogs/gate-control.toml --plan standard --cameras 1 --device-ram-mb 8192
+  licet plan --catalog examples/catalogs/gate-control.toml --plan professional --cameras 2 \\
+      --config-keys twilio.account_sid,twilio.auth_token,twilio.from_number --format json
+  licet plan --catalog examples/catalogs/gate-control.toml --license gate-1.lic --pubkey keys/signing.pub --cameras 2";
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Catalog file (TOML) to resolve the plan against.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: PathBuf,
+    /// Private signing key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Tenant (customer) id.
+    #[arg(long)]
+    pub tenant: String,
+    /// Device id.
+    #[arg(long)]
+    pub device: String,
+    /// The device's fingerprint (as `licet agent` computes it).
+    #[arg(long)]
+    pub fingerprint: String,
+    #[command(flatten)]
+    pub subscription: SubscriptionArgs,
+    /// Term length in days (default: the trial length, or the plan's term).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Offline grace in hours (default: the catalog's lease).
+    #[arg(long, value_name = "H")]
+    pub grace_hours: Option<u32>,
+    /// Refresh interval in hours (default: the catalog's lease).
+    #[arg(long, value_name = "H")]
+    pub refresh_hours: Option<u32>,
+    /// Per-device sequence number; must exceed any license the device already has.
+    #[arg(long, default_value_t = 1)]
+    pub sequence: u64,
+    /// Issue time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub issued_at: Option<String>,
+    /// Write the armored license here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Catalog file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: PathBuf,
+    /// Plan from a license file (verified with --pubkey) ...
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "plan",
+        requires = "pubkeys"
+    )]
+    pub license: Option<PathBuf>,
+    /// ... trusting this public key file; repeat to trust several.
+    #[arg(long = "pubkey", value_name = "FILE")]
+    pub pubkeys: Vec<PathBuf>,
+    /// ... or from a plan in the catalog.
+    #[arg(long, value_name = "PLAN", required_unless_present = "license")]
+    pub plan: Option<String>,
+    /// Add-on for --plan (NAME or NAME:QTY); repeat for several.
+    #[arg(long = "addon", value_name = "NAME[:QTY]", requires = "plan")]
+    pub addons: Vec<String>,
+    /// Take --plan as its trial.
+    #[arg(long, requires = "plan")]
+    pub trial: bool,
+    /// Explicit module list for --plan; repeat for several.
+    #[arg(long = "module", value_name = "MODULE", requires = "plan")]
+    pub modules: Vec<String>,
+    /// Cameras on the device.
+    #[arg(long, default_value_t = 0)]
+    pub cameras: u32,
+    /// The device's memory in MiB, to check the budget.
+    #[arg(long, value_name = "M")]
+    pub device_ram_mb: Option<u64>,
+    /// Configuration keys set on the device, comma-separated.
+    #[arg(long, value_name = "k1,k2", value_delimiter = ',')]
+    pub config_keys: Vec<String>,
+    /// Evaluate a license's state at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", requires = "license")]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
