@@ -23,6 +23,7 @@ pub fn time_text(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| format!("{at:?}"))
 }
+pub mod conformance;
 pub mod planning;
 pub mod snapshot;
 pub mod state;

@@ -509,17 +509,26 @@ fn feature_status(
             // Limits size what is kept on (cameras, users), so a degraded state keeps the
             // licensed limit unless its policy caps it; with no license at all only the
             // policy's limits apply.
+            let licensed = *max;
             let max = match (unlicensed, cap) {
                 (true, cap) => cap.unwrap_or(Amount::Finite(0)),
-                (false, Some(cap)) if !full || kept => max.min(cap),
-                (false, _) => *max,
+                (false, Some(cap)) if !full || kept => licensed.min(cap),
+                (false, _) => licensed,
             };
             let allowed = max.is_positive();
-            let reason = match (allowed, unlicensed) {
-                (true, true) => Reason::KeptByPolicy,
-                (true, false) => Reason::Licensed,
-                (false, true) => Reason::NotActivated,
-                (false, false) => Reason::NotLicensed,
+            let reason = if allowed {
+                if unlicensed {
+                    Reason::KeptByPolicy
+                } else {
+                    Reason::Licensed
+                }
+            } else if unlicensed {
+                Reason::NotActivated
+            } else if licensed.is_positive() {
+                // The license allows some, the state's policy allows none.
+                cut
+            } else {
+                Reason::NotLicensed
             };
             FeatureStatus {
                 allowed,

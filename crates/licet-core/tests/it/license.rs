@@ -1,0 +1,210 @@
+//! License documents: issue, verify, and each distinct refusal.
+
+use crate::support::{T0, example, key};
+use licet_core::catalog::Catalog;
+use licet_core::ids::{DeviceId, LicenseId, TenantId};
+use licet_core::license::{self, Expectations, IssueRequest, LicenseError, SignedLicense};
+use licet_core::resolve::Subscription;
+use licet_core::signing::{Keyring, format_public_key, parse_public_key};
+use time::Duration;
+
+pub fn issue_for(catalog: &Catalog, plan: &str, sequence: u64, seed: u8) -> SignedLicense {
+    license::issue(
+        &IssueRequest {
+            catalog,
+            subscription: &Subscription::plan(plan),
+            license_id: LicenseId::new(format!("lic_{sequence}")),
+            tenant: TenantId::new("acme"),
+            device: DeviceId::new("gate-1"),
+            fingerprint: "fp-gate-1",
+            issued_at: T0,
+            term_ends_at: None,
+            trial_started_at: None,
+            sequence,
+            grace: None,
+            refresh: None,
+        },
+        &key(seed),
+    )
+    .unwrap()
+}
+
+fn trusting(seeds: &[u8]) -> Keyring {
+    let mut keyring = Keyring::new();
+    for seed in seeds {
+        keyring.add(key(*seed).verifying_key());
+    }
+    keyring
+}
+
+fn expect_fp() -> Expectations<'static> {
+    Expectations {
+        fingerprint: Some("fp-gate-1"),
+        now: Some(T0),
+        min_sequence: None,
+    }
+}
+
+#[test]
+fn an_issued_license_verifies_and_carries_the_lease() {
+    let catalog = example("gate-control");
+    let signed = issue_for(&catalog, "standard", 1, 1);
+    assert!(
+        signed
+            .armored
+            .starts_with("-----BEGIN LICET LICENSE-----\nKey-Id: ")
+    );
+    let verified = license::verify(&trusting(&[1]), &signed.armored, &expect_fp()).unwrap();
+    let payload = verified.payload();
+    assert_eq!(payload, &signed.payload);
+    assert_eq!(payload.catalog_version, "2026.11.1");
+    assert_eq!(
+        payload.refresh_after - payload.issued_at,
+        Duration::hours(1)
+    );
+    assert_eq!(
+        payload.offline_grace_until - payload.issued_at,
+        Duration::hours(72)
+    );
+    assert_eq!(payload.expires_at - payload.issued_at, Duration::days(365));
+    assert!(
+        payload
+            .entitlements
+            .modules
+            .contains_key("security.tailgate")
+    );
+    assert_eq!(verified.armored(), signed.armored);
+}
+
+#[test]
+fn each_refusal_is_distinct() {
+    let catalog = example("gate-control");
+    let signed = issue_for(&catalog, "basic", 5, 1);
+    let ring = trusting(&[1]);
+    let verify =
+        |text: &str, expect: Expectations<'_>| license::verify(&ring, text, &expect).unwrap_err();
+
+    let err = verify("hello", expect_fp());
+    assert!(matches!(err, LicenseError::MalformedArmor(_)), "{err}");
+    let truncated = signed.armored.replace("-----END LICET LICENSE-----", "");
+    assert!(matches!(
+        verify(&truncated, expect_fp()),
+        LicenseError::MalformedArmor(_)
+    ));
+
+    let lines: Vec<&str> = signed.armored.lines().collect();
+    let mut broken = lines.clone();
+    broken[4] = "!!!not base64!!!";
+    assert!(matches!(
+        verify(&broken.join("\n"), expect_fp()),
+        LicenseError::BadEncoding(_)
+    ));
+
+    let other = issue_for(&catalog, "basic", 5, 2);
+    let err = verify(&other.armored, expect_fp());
+    assert!(matches!(err, LicenseError::UnknownKeyId(_)), "{err}");
+
+    // Same key id header, someone else's signature: bad signature.
+    let mut forged: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    forged[2] = other.armored.lines().nth(2).unwrap().to_owned();
+    assert_eq!(
+        verify(&forged.join("\n"), expect_fp()),
+        LicenseError::BadSignature
+    );
+
+    let err = verify(
+        &signed.armored,
+        Expectations {
+            fingerprint: Some("fp-other"),
+            ..expect_fp()
+        },
+    );
+    assert!(matches!(err, LicenseError::WrongDevice { .. }), "{err}");
+
+    let err = verify(
+        &signed.armored,
+        Expectations {
+            now: Some(T0 - Duration::hours(1)),
+            ..expect_fp()
+        },
+    );
+    assert!(matches!(err, LicenseError::NotYetValid { .. }), "{err}");
+
+    let err = verify(
+        &signed.armored,
+        Expectations {
+            min_sequence: Some(6),
+            ..expect_fp()
+        },
+    );
+    assert_eq!(err, LicenseError::OlderSequence { seen: 6, got: 5 });
+    // The same sequence again is fine (reloading the current license).
+    assert!(
+        license::verify(
+            &ring,
+            &signed.armored,
+            &Expectations {
+                min_sequence: Some(5),
+                ..expect_fp()
+            }
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_small_clock_skew_is_tolerated_for_not_before() {
+    let signed = issue_for(&example("smart-parking"), "basic", 1, 1);
+    let expect = Expectations {
+        now: Some(T0 - Duration::minutes(4)),
+        ..expect_fp()
+    };
+    assert!(license::verify(&trusting(&[1]), &signed.armored, &expect).is_ok());
+}
+
+#[test]
+fn rotated_keys_stay_verifiable_until_retired() {
+    let catalog = example("foxsight-vms");
+    let old = issue_for(&catalog, "starter", 1, 1);
+    let new = issue_for(&catalog, "starter", 2, 2);
+    let mut ring = trusting(&[1, 2]);
+    assert!(license::verify(&ring, &old.armored, &expect_fp()).is_ok());
+    assert!(license::verify(&ring, &new.armored, &expect_fp()).is_ok());
+    let old_id = licet_core::signing::KeyId::of(&key(1).verifying_key());
+    assert!(ring.retire(&old_id));
+    assert!(matches!(
+        license::verify(&ring, &old.armored, &expect_fp()),
+        Err(LicenseError::UnknownKeyId(_))
+    ));
+}
+
+#[test]
+fn a_license_pasted_inside_other_text_still_verifies() {
+    let signed = issue_for(&example("smart-parking"), "basic", 1, 1);
+    let mail = format!(
+        "Hello,\r\nhere is your license:\r\n\r\n{}\r\nRegards\r\n",
+        signed.armored.replace('\n', "\r\n")
+    );
+    assert!(license::verify(&trusting(&[1]), &mail, &expect_fp()).is_ok());
+}
+
+#[test]
+fn inspect_reads_without_trusting() {
+    let signed = issue_for(&example("smart-parking"), "enterprise", 3, 9);
+    let (key_id, payload) = license::inspect(&signed.armored).unwrap();
+    assert_eq!(
+        key_id,
+        licet_core::signing::KeyId::of(&key(9).verifying_key())
+    );
+    assert_eq!(payload.sequence, 3);
+}
+
+#[test]
+fn public_keys_round_trip_in_text_form() {
+    let public = key(3).verifying_key();
+    let text = format_public_key(&public);
+    assert!(text.starts_with("ed25519:"));
+    assert_eq!(parse_public_key(&format!("  {text}\n")).unwrap(), public);
+    assert!(parse_public_key("rsa:abc").is_err());
+    assert!(parse_public_key("ed25519:AAAA").is_err());
+}
