@@ -1,0 +1,155 @@
+//! Licet's storage: one [`Store`] trait whose methods are use-case transactions
+//! (`activate_device`, `create_subscription`, …), implemented by hand for PostgreSQL
+//! ([`postgres::PgStore`]) and SQLite ([`sqlite::SqliteStore`]).
+//!
+//! Not `sqlx::Any`: placeholders, locking and upserts differ between the two, and the
+//! transactions that must be race-free (the device limit, the license sequence, the
+//! bootstrap admin) lock differently on each. Every tenant-owned row carries
+//! `tenant_id` and every method that serves a tenant filters by it, so another tenant's
+//! id reads as "not found". This crate knows nothing about HTTP or auth policy.
+
+mod error;
+mod model;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+pub use error::{ConflictKind, StoreError};
+pub use model::*;
+
+use async_trait::async_trait;
+use licet_core::ids::{DeviceId, ProductId, TenantId};
+use time::OffsetDateTime;
+
+/// Opens the store named by a database URL: `postgres://…` or `sqlite://…` (a path).
+/// Migrations are applied before it is returned.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PgStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    } else {
+        Err(StoreError::Config(format!(
+            "database URL {url:?} is neither postgres://… nor sqlite://PATH"
+        )))
+    }
+}
+
+/// Storage for the Licet server. Each method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a catalog version. Storing the same version with the same text again is a
+    /// no-op; with different text it is a `Conflict(CatalogVersionExists)`: published
+    /// versions never change, because licenses name them.
+    async fn put_catalog(
+        &self,
+        product: &ProductId,
+        version: &str,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<CatalogRecord, StoreError>;
+
+    /// The newest catalog version of a product.
+    async fn latest_catalog(&self, product: &ProductId) -> Result<CatalogRecord, StoreError>;
+
+    /// The newest catalog of every product.
+    async fn list_products(&self) -> Result<Vec<CatalogRecord>, StoreError>;
+
+    /// Creates a tenant.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
+    /// A tenant by id.
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant, StoreError>;
+
+    /// Every tenant.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Creates a subscription. The license key's hash must be unique.
+    async fn create_subscription(
+        &self,
+        new: &Subscription,
+        license_key_hash: &str,
+    ) -> Result<(), StoreError>;
+
+    /// A tenant's subscription; another tenant's id is `NotFound`.
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, StoreError>;
+
+    /// A tenant's subscriptions.
+    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+
+    /// The subscription a license key belongs to (looked up by the key's hash).
+    async fn find_subscription_by_key(
+        &self,
+        license_key_hash: &str,
+    ) -> Result<Subscription, StoreError>;
+
+    /// Replaces a subscription's plan, add-ons, modules and status.
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
+
+    /// Activates a device on a subscription, atomically with the device-limit check:
+    /// the same fingerprint again re-activates the same device with a new token; a new
+    /// fingerprint beyond `max_devices` active devices is refused.
+    async fn activate_device(
+        &self,
+        new: &NewDevice,
+        max_devices: u32,
+    ) -> Result<Activation, StoreError>;
+
+    /// A device; with a tenant, another tenant's device is `NotFound`.
+    async fn get_device(
+        &self,
+        tenant: Option<&TenantId>,
+        id: &DeviceId,
+    ) -> Result<Device, StoreError>;
+
+    /// A tenant's devices.
+    async fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
+
+    /// Increments and returns the device's license sequence. Atomic across processes.
+    async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError>;
+
+    /// Records a heartbeat and the cameras it reports as active.
+    async fn record_heartbeat(
+        &self,
+        device: &DeviceId,
+        heartbeat: &Heartbeat,
+    ) -> Result<(), StoreError>;
+
+    /// Deactivates a device (freeing its slot) and revokes its token.
+    async fn deactivate_device(
+        &self,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Cameras seen on a tenant's device.
+    async fn list_cameras(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+    ) -> Result<Vec<Camera>, StoreError>;
+
+    /// Stores a credential (admin token, tenant API key or device token), hash only.
+    async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+
+    /// Stores the first admin credential, unless one exists. Returns whether it did.
+    async fn create_bootstrap_admin(&self, credential: &Credential) -> Result<bool, StoreError>;
+
+    /// A credential by its public id.
+    async fn find_credential(&self, id: &str) -> Result<Credential, StoreError>;
+
+    /// Registers a signing public key (idempotent).
+    async fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Every signing public key, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+}

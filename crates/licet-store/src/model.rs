@@ -1,0 +1,288 @@
+//! What the store keeps, as Rust types. Wire shapes live in `licet-client`; these are
+//! the server's own records.
+
+use licet_core::ids::{DeviceId, ModuleId, PlanId, ProductId, TenantId};
+use licet_core::resolve::AddonGrant;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A subscription id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubscriptionId(pub String);
+
+impl SubscriptionId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// One stored catalog version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogRecord {
+    /// The product.
+    pub product: ProductId,
+    /// The catalog's own version string.
+    pub version: String,
+    /// Upload order within the product (1, 2, …).
+    pub revision: i64,
+    /// The TOML text as uploaded.
+    pub source: String,
+    /// Upload time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A vendor's customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// Where a subscription stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// In force.
+    Active,
+    /// Paused by the vendor; may resume.
+    Suspended,
+    /// Ended for good.
+    Cancelled,
+}
+
+impl SubscriptionStatus {
+    /// Wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Suspended => "suspended",
+            SubscriptionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a storage name.
+    pub fn parse(text: &str) -> Option<SubscriptionStatus> {
+        match text {
+            "active" => Some(SubscriptionStatus::Active),
+            "suspended" => Some(SubscriptionStatus::Suspended),
+            "cancelled" => Some(SubscriptionStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription: tenant + product + plan + add-ons + trial + term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// Id.
+    pub id: SubscriptionId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// Product.
+    pub product: ProductId,
+    /// Plan.
+    pub plan: PlanId,
+    /// Add-ons.
+    pub addons: Vec<AddonGrant>,
+    /// Taken as a trial.
+    pub trial: bool,
+    /// Explicit module list.
+    pub modules: Option<Vec<ModuleId>>,
+    /// Status.
+    pub status: SubscriptionStatus,
+    /// The last characters of the license key, to recognise it in listings.
+    pub license_key_hint: String,
+    /// When the trial started (kept so that it never restarts).
+    pub trial_started_at: Option<OffsetDateTime>,
+    /// End of the paid term, if fixed.
+    pub term_ends_at: Option<OffsetDateTime>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Whether a device holds a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Activated and counting against the device limit.
+    Active,
+    /// Deactivated; the slot is free.
+    Deactivated,
+}
+
+/// An edge device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Device {
+    /// Id.
+    pub id: DeviceId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// The subscription it was activated on.
+    pub subscription: SubscriptionId,
+    /// Display name.
+    pub name: String,
+    /// The device's fingerprint as the agent reported it.
+    pub fingerprint: String,
+    /// The device's public key (`ed25519:…`), if it sent one.
+    pub public_key: Option<String>,
+    /// Hardware facts reported at activation.
+    pub hardware: serde_json::Value,
+    /// Status.
+    pub status: DeviceStatus,
+    /// The last license sequence issued.
+    pub license_sequence: u64,
+    /// Last heartbeat.
+    pub last_heartbeat_at: Option<OffsetDateTime>,
+    /// Agent version from the last heartbeat.
+    pub agent_version: Option<String>,
+    /// Modules running at the last heartbeat.
+    pub running_modules: Vec<String>,
+    /// Metrics from the last heartbeat.
+    pub metrics: serde_json::Value,
+    /// Activation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A device to activate, with its new token.
+#[derive(Clone, Debug)]
+pub struct NewDevice {
+    /// Id to use if the device is new.
+    pub id: DeviceId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// Subscription.
+    pub subscription: SubscriptionId,
+    /// Display name.
+    pub name: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// Public key text.
+    pub public_key: Option<String>,
+    /// Hardware facts.
+    pub hardware: serde_json::Value,
+    /// The device token's credential (its `device` is set by the store).
+    pub token: Credential,
+    /// Activation time.
+    pub now: OffsetDateTime,
+}
+
+/// The outcome of an activation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Activation {
+    /// A new device took a slot.
+    Created(Device),
+    /// The same fingerprint was already active: same device, new token.
+    Reactivated(Device),
+    /// Every slot is taken by other devices.
+    TooManyDevices {
+        /// The subscription's device limit.
+        max_devices: u32,
+    },
+}
+
+/// A heartbeat from a device.
+#[derive(Clone, Debug, Default)]
+pub struct Heartbeat {
+    /// Agent version.
+    pub agent_version: Option<String>,
+    /// Metrics, as reported.
+    pub metrics: serde_json::Value,
+    /// Modules running.
+    pub running_modules: Vec<String>,
+    /// Cameras active now.
+    pub active_cameras: Vec<String>,
+    /// Receive time.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// A camera seen on a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Camera {
+    /// The camera id on the device.
+    pub camera_id: String,
+    /// First reported.
+    pub first_seen: OffsetDateTime,
+    /// Last reported.
+    pub last_seen: OffsetDateTime,
+}
+
+/// What a credential may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// Vendor operator: everything.
+    Admin,
+    /// A tenant's API key, limited by scopes.
+    Tenant,
+    /// One device's token.
+    Device,
+}
+
+impl CredentialKind {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Admin => "admin",
+            CredentialKind::Tenant => "tenant",
+            CredentialKind::Device => "device",
+        }
+    }
+
+    /// Parses a storage name.
+    pub fn parse(text: &str) -> Option<CredentialKind> {
+        match text {
+            "admin" => Some(CredentialKind::Admin),
+            "tenant" => Some(CredentialKind::Tenant),
+            "device" => Some(CredentialKind::Device),
+            _ => None,
+        }
+    }
+}
+
+/// A bearer credential. Only the SHA-256 of its secret is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    /// Public id (the part of the token before the secret).
+    pub id: String,
+    /// Kind.
+    pub kind: CredentialKind,
+    /// Tenant, for tenant keys and device tokens.
+    pub tenant: Option<TenantId>,
+    /// Device, for device tokens.
+    pub device: Option<DeviceId>,
+    /// Scopes of a tenant key (`devices:read`, `subscriptions:write`, …).
+    pub scopes: Vec<String>,
+    /// SHA-256 (hex) of the secret.
+    pub secret_hash: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Expiry, if any.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A signing public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id.
+    pub key_id: String,
+    /// `ed25519:<base64>`.
+    pub public_key: String,
+    /// When it was first registered.
+    pub created_at: OffsetDateTime,
+}

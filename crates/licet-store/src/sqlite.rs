@@ -1,0 +1,549 @@
+//! The SQLite store: the zero-setup default, one file under the data directory.
+//!
+//! WAL mode lets readers run beside the single writer. Every transaction that reads
+//! and then writes (the device limit, catalog revisions, the bootstrap admin) begins
+//! with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction
+//! would read a snapshot and then fail to upgrade when another writer got in between.
+
+use crate::Store;
+use crate::error::{ConflictKind, StoreError};
+use crate::model::*;
+use crate::rows::*;
+use async_trait::async_trait;
+use licet_core::ids::{DeviceId, ProductId, TenantId};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL still never corrupts the database; a power cut can lose
+            // the last transactions, which the API has not acknowledged as durable
+            // beyond the request anyway.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn conflict(error: sqlx::Error, on_unique: impl FnOnce(&str) -> ConflictKind) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(on_unique(db.message()))
+        }
+        _ => StoreError::Backend(error),
+    }
+}
+
+const DEVICE_COLUMNS: &str = "id, tenant_id, subscription_id, name, fingerprint, public_key, hardware, status, \
+     license_sequence, last_heartbeat_at, agent_version, running_modules, metrics, created_at";
+const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, product_id, plan, addons, trial, modules, status, \
+     license_key_hint, trial_started_at, term_ends_at, created_at, updated_at";
+
+async fn insert_credential(
+    tx: &mut sqlx::SqliteConnection,
+    credential: &Credential,
+    device: Option<&DeviceId>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO credentials (id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(&credential.id)
+    .bind(credential.kind.as_str())
+    .bind(credential.tenant.as_ref().map(TenantId::as_str))
+    .bind(device.or(credential.device.as_ref()).map(DeviceId::as_str))
+    .bind(to_json(&credential.scopes))
+    .bind(&credential.secret_hash)
+    .bind(credential.created_at)
+    .bind(credential.expires_at)
+    .bind(credential.revoked_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
+    Ok(())
+}
+
+async fn device_by_id(tx: &mut sqlx::SqliteConnection, id: &str) -> Result<Device, StoreError> {
+    let row: DeviceRow = sqlx::query_as(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    row.try_into()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_catalog(
+        &self,
+        product: &ProductId,
+        version: &str,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<CatalogRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let existing: Option<CatalogRow> = sqlx::query_as(
+            "SELECT product_id, version, revision, source, created_at FROM catalogs WHERE product_id = ?1 AND version = ?2",
+        )
+        .bind(product.as_str())
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            return if row.source == source {
+                Ok(row.into())
+            } else {
+                Err(StoreError::Conflict(ConflictKind::CatalogVersionExists))
+            };
+        }
+        let revision: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revision), 0) + 1 FROM catalogs WHERE product_id = ?1",
+        )
+        .bind(product.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO catalogs (product_id, version, revision, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .bind(product.as_str())
+            .bind(version)
+            .bind(revision)
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CatalogRecord {
+            product: product.clone(),
+            version: version.to_owned(),
+            revision,
+            source: source.to_owned(),
+            created_at: now,
+        })
+    }
+
+    async fn latest_catalog(&self, product: &ProductId) -> Result<CatalogRecord, StoreError> {
+        let row: CatalogRow = sqlx::query_as(
+            "SELECT product_id, version, revision, source, created_at FROM catalogs WHERE product_id = ?1 \
+             ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(product.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(row.into())
+    }
+
+    async fn list_products(&self) -> Result<Vec<CatalogRecord>, StoreError> {
+        let rows: Vec<CatalogRow> = sqlx::query_as(
+            "SELECT c.product_id, c.version, c.revision, c.source, c.created_at FROM catalogs c \
+             WHERE c.revision = (SELECT MAX(revision) FROM catalogs WHERE product_id = c.product_id) \
+             ORDER BY c.product_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")
+            .bind(tenant.id.as_str())
+            .bind(&tenant.name)
+            .bind(tenant.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
+        let row: TenantRow =
+            sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE id = ?1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        Ok(row.into())
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM tenants ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn create_subscription(
+        &self,
+        new: &Subscription,
+        license_key_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO subscriptions (id, tenant_id, product_id, plan, addons, trial, modules, status, \
+             license_key_hash, license_key_hint, trial_started_at, term_ends_at, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.tenant.as_str())
+        .bind(new.product.as_str())
+        .bind(new.plan.as_str())
+        .bind(to_json(&new.addons))
+        .bind(new.trial)
+        .bind(new.modules.as_ref().map(to_json))
+        .bind(new.status.as_str())
+        .bind(license_key_hash)
+        .bind(&new.license_key_hint)
+        .bind(new.trial_started_at)
+        .bind(new.term_ends_at)
+        .bind(new.created_at)
+        .bind(new.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict(e, |message| {
+                if message.contains("license_key_hash") {
+                    ConflictKind::DuplicateLicenseKey
+                } else {
+                    ConflictKind::DuplicateId
+                }
+            })
+        })?;
+        Ok(())
+    }
+
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Subscription, StoreError> {
+        let row: SubscriptionRow = sqlx::query_as(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1 AND tenant_id = ?2"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        row.try_into()
+    }
+
+    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn find_subscription_by_key(
+        &self,
+        license_key_hash: &str,
+    ) -> Result<Subscription, StoreError> {
+        let row: SubscriptionRow = sqlx::query_as(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE license_key_hash = ?1"
+        ))
+        .bind(license_key_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        row.try_into()
+    }
+
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE subscriptions SET plan = ?1, addons = ?2, trial = ?3, modules = ?4, status = ?5, \
+             term_ends_at = ?6, updated_at = ?7 WHERE id = ?8 AND tenant_id = ?9",
+        )
+        .bind(subscription.plan.as_str())
+        .bind(to_json(&subscription.addons))
+        .bind(subscription.trial)
+        .bind(subscription.modules.as_ref().map(to_json))
+        .bind(subscription.status.as_str())
+        .bind(subscription.term_ends_at)
+        .bind(subscription.updated_at)
+        .bind(subscription.id.as_str())
+        .bind(subscription.tenant.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn activate_device(
+        &self,
+        new: &NewDevice,
+        max_devices: u32,
+    ) -> Result<Activation, StoreError> {
+        let mut tx = self.write().await?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM subscriptions WHERE id = ?1 AND tenant_id = ?2")
+                .bind(new.subscription.as_str())
+                .bind(new.tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM devices WHERE subscription_id = ?1 AND fingerprint = ?2 AND status = 'active'",
+        )
+        .bind(new.subscription.as_str())
+        .bind(&new.fingerprint)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE credentials SET revoked_at = ?1 WHERE device_id = ?2 AND kind = 'device' AND revoked_at IS NULL",
+            )
+            .bind(new.now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE devices SET name = ?1, public_key = ?2, hardware = ?3 WHERE id = ?4",
+            )
+            .bind(&new.name)
+            .bind(&new.public_key)
+            .bind(to_json(&new.hardware))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
+            let device = device_by_id(&mut tx, &id).await?;
+            tx.commit().await?;
+            return Ok(Activation::Reactivated(device));
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE subscription_id = ?1 AND status = 'active'",
+        )
+        .bind(new.subscription.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= i64::from(max_devices) {
+            return Ok(Activation::TooManyDevices { max_devices });
+        }
+        sqlx::query(
+            "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, public_key, hardware, status, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.tenant.as_str())
+        .bind(new.subscription.as_str())
+        .bind(&new.name)
+        .bind(&new.fingerprint)
+        .bind(&new.public_key)
+        .bind(to_json(&new.hardware))
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
+        insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
+        let device = device_by_id(&mut tx, new.id.as_str()).await?;
+        tx.commit().await?;
+        Ok(Activation::Created(device))
+    }
+
+    async fn get_device(
+        &self,
+        tenant: Option<&TenantId>,
+        id: &DeviceId,
+    ) -> Result<Device, StoreError> {
+        let row: DeviceRow = sqlx::query_as(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2)"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.map(TenantId::as_str))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        row.try_into()
+    }
+
+    async fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError> {
+        let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError> {
+        let value: i64 = sqlx::query_scalar(
+            "UPDATE devices SET license_sequence = license_sequence + 1 WHERE id = ?1 RETURNING license_sequence",
+        )
+        .bind(device.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sequence(value)
+    }
+
+    async fn record_heartbeat(
+        &self,
+        device: &DeviceId,
+        heartbeat: &Heartbeat,
+    ) -> Result<(), StoreError> {
+        let now = heartbeat
+            .now
+            .ok_or_else(|| StoreError::Config("heartbeat without a time".into()))?;
+        let mut tx = self.write().await?;
+        let tenant: String = sqlx::query_scalar(
+            "UPDATE devices SET last_heartbeat_at = ?1, agent_version = ?2, running_modules = ?3, metrics = ?4 \
+             WHERE id = ?5 RETURNING tenant_id",
+        )
+        .bind(now)
+        .bind(&heartbeat.agent_version)
+        .bind(to_json(&heartbeat.running_modules))
+        .bind(to_json(&heartbeat.metrics))
+        .bind(device.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        for camera in &heartbeat.active_cameras {
+            sqlx::query(
+                "INSERT INTO cameras (tenant_id, device_id, camera_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) \
+                 ON CONFLICT (device_id, camera_id) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .bind(&tenant)
+            .bind(device.as_str())
+            .bind(camera)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deactivate_device(
+        &self,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE id = ?1")
+            .bind(device.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE devices SET status = 'deactivated' WHERE id = ?1")
+            .bind(device.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = ?1 WHERE device_id = ?2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(device.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_cameras(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+    ) -> Result<Vec<Camera>, StoreError> {
+        let rows: Vec<CameraRow> = sqlx::query_as(
+            "SELECT camera_id, first_seen, last_seen FROM cameras WHERE tenant_id = ?1 AND device_id = ?2 ORDER BY camera_id",
+        )
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_credential(&mut conn, credential, None).await
+    }
+
+    async fn create_bootstrap_admin(&self, credential: &Credential) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let admins: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE kind = 'admin'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if admins > 0 {
+            return Ok(false);
+        }
+        insert_credential(&mut tx, credential, None).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn find_credential(&self, id: &str) -> Result<Credential, StoreError> {
+        let row: CredentialRow = sqlx::query_as(
+            "SELECT id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at \
+             FROM credentials WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        row.try_into()
+    }
+
+    async fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (key_id, public_key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(&key.key_id)
+        .bind(&key.public_key)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows: Vec<SigningKeyRow> = sqlx::query_as(
+            "SELECT key_id, public_key, created_at FROM signing_keys ORDER BY created_at, key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
