@@ -24,6 +24,8 @@ pub fn time_text(at: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| format!("{at:?}"))
 }
 pub mod conformance;
+pub mod license_key;
 pub mod planning;
 pub mod snapshot;
 pub mod state;
+pub mod verdict;

@@ -76,10 +76,10 @@ pub trait Store: Send + Sync + 'static {
         license_key_hash: &str,
     ) -> Result<(), StoreError>;
 
-    /// A tenant's subscription; another tenant's id is `NotFound`.
+    /// A subscription; with a tenant, another tenant's subscription is `NotFound`.
     async fn get_subscription(
         &self,
-        tenant: &TenantId,
+        tenant: Option<&TenantId>,
         id: &SubscriptionId,
     ) -> Result<Subscription, StoreError>;
 

@@ -259,14 +259,14 @@ impl Store for PgStore {
 
     async fn get_subscription(
         &self,
-        tenant: &TenantId,
+        tenant: Option<&TenantId>,
         id: &SubscriptionId,
     ) -> Result<Subscription, StoreError> {
         let row: SubscriptionRow = sqlx::query_as(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND tenant_id = $2"
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)"
         ))
         .bind(id.as_str())
-        .bind(tenant.as_str())
+        .bind(tenant.map(TenantId::as_str))
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;

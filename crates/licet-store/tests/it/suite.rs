@@ -149,9 +149,12 @@ pub async fn subscriptions_are_scoped_by_tenant(store: Arc<dyn Store>) {
     }];
     sub.modules = Some(vec!["vehicle.make".into()]);
     store.create_subscription(&sub, "keyhash-a").await.unwrap();
-    assert_eq!(store.get_subscription(&a, &sub.id).await.unwrap(), sub);
+    assert_eq!(
+        store.get_subscription(Some(&a), &sub.id).await.unwrap(),
+        sub
+    );
     assert!(matches!(
-        store.get_subscription(&b, &sub.id).await,
+        store.get_subscription(Some(&b), &sub.id).await,
         Err(StoreError::NotFound)
     ));
     assert!(store.list_subscriptions(&b).await.unwrap().is_empty());
@@ -179,7 +182,10 @@ pub async fn subscriptions_are_scoped_by_tenant(store: Arc<dyn Store>) {
     changed.plan = PlanId::new("professional");
     changed.updated_at = NOW + Duration::hours(1);
     store.update_subscription(&changed).await.unwrap();
-    assert_eq!(store.get_subscription(&a, &sub.id).await.unwrap(), changed);
+    assert_eq!(
+        store.get_subscription(Some(&a), &sub.id).await.unwrap(),
+        changed
+    );
     // Another tenant cannot change it, even knowing the id.
     let mut hijack = changed.clone();
     hijack.tenant = b.clone();
@@ -189,7 +195,11 @@ pub async fn subscriptions_are_scoped_by_tenant(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        store.get_subscription(&a, &sub.id).await.unwrap().status,
+        store
+            .get_subscription(Some(&a), &sub.id)
+            .await
+            .unwrap()
+            .status,
         SubscriptionStatus::Suspended
     );
 }

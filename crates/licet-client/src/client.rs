@@ -1,0 +1,228 @@
+//! A typed async client for the server API.
+
+use crate::wire::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{status}: {} ({})", .body.error.message, .body.error.code)]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        body: Box<ErrorBody>,
+    },
+    /// The server answered something that is not a Licet response (a proxy, a portal).
+    #[error("unexpected response {status}: {text}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// The first bytes of the body.
+        text: String,
+    },
+    /// The request did not complete.
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    /// The stable error code, if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => Some(&body.error.code),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one server, optionally with a bearer token.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (e.g. `http://127.0.0.1:8470`).
+    pub fn new(base: impl Into<String>) -> Client {
+        Client {
+            base: base.into().trim_end_matches('/').to_owned(),
+            token: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The same client with a bearer token.
+    pub fn with_token(&self, token: impl Into<String>) -> Client {
+        Client {
+            token: Some(token.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(builder: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let response = builder.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if status.is_success() {
+            let text = if bytes.is_empty() {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
+            return serde_json::from_slice(text).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                text: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(ClientError::Api {
+                status: status.as_u16(),
+                body: Box::new(body),
+            }),
+            Err(_) => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                text: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        Self::send(self.request(reqwest::Method::POST, path).json(body)).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        Self::send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// Uploads a catalog (TOML text).
+    pub async fn put_catalog(
+        &self,
+        product_id: &str,
+        toml: &str,
+    ) -> Result<CatalogUploaded, ClientError> {
+        Self::send(
+            self.request(
+                reqwest::Method::PUT,
+                &format!("/v1/products/{product_id}/catalog"),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/toml")
+            .body(toml.to_owned()),
+        )
+        .await
+    }
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, name: &str) -> Result<TenantView, ClientError> {
+        self.post(
+            "/v1/tenants",
+            &TenantCreate {
+                name: name.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Creates a subscription; the response carries the full license key, once.
+    pub async fn create_subscription(
+        &self,
+        tenant_id: &str,
+        body: &SubscriptionCreate,
+    ) -> Result<SubscriptionView, ClientError> {
+        self.post(&format!("/v1/tenants/{tenant_id}/subscriptions"), body)
+            .await
+    }
+
+    /// Reads a subscription.
+    pub async fn subscription(&self, id: &str) -> Result<SubscriptionView, ClientError> {
+        self.get(&format!("/v1/subscriptions/{id}")).await
+    }
+
+    /// Suspends, resumes or cancels a subscription (`action` is `suspend`, `resume` or `cancel`).
+    pub async fn subscription_action(
+        &self,
+        id: &str,
+        action: &str,
+    ) -> Result<SubscriptionView, ClientError> {
+        self.post(
+            &format!("/v1/subscriptions/{id}/{action}"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Activates a device.
+    pub async fn activate(
+        &self,
+        body: &ActivationRequest,
+    ) -> Result<ActivationResponse, ClientError> {
+        self.post("/v1/activations", body).await
+    }
+
+    /// Refreshes a device's license.
+    pub async fn refresh(
+        &self,
+        device_id: &str,
+        nonce: Option<&str>,
+    ) -> Result<RefreshResponse, ClientError> {
+        self.post(
+            &format!("/v1/devices/{device_id}/refresh"),
+            &RefreshRequest {
+                nonce: nonce.map(str::to_owned),
+            },
+        )
+        .await
+    }
+
+    /// Sends a heartbeat.
+    pub async fn heartbeat(
+        &self,
+        device_id: &str,
+        body: &HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ClientError> {
+        self.post(&format!("/v1/devices/{device_id}/heartbeat"), body)
+            .await
+    }
+
+    /// Deactivates a device.
+    pub async fn deactivate(&self, device_id: &str) -> Result<(), ClientError> {
+        Self::send::<()>(self.request(reqwest::Method::DELETE, &format!("/v1/devices/{device_id}")))
+            .await
+    }
+
+    /// A tenant's devices.
+    pub async fn devices(&self, tenant_id: &str) -> Result<Vec<DeviceView>, ClientError> {
+        self.get(&format!("/v1/tenants/{tenant_id}/devices")).await
+    }
+
+    /// The server's signing public keys.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyView>, ClientError> {
+        self.get("/v1/signing-keys").await
+    }
+
+    /// Creates a tenant API key.
+    pub async fn create_api_key(&self, body: &ApiKeyCreate) -> Result<ApiKeyCreated, ClientError> {
+        self.post("/v1/api-keys", body).await
+    }
+}
