@@ -17,6 +17,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the Licet server (SQLite under ./licet-data by default).
+    #[command(after_help = SERVER_EXAMPLES)]
+    Server(ServerArgs),
     /// Create and inspect signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -29,6 +32,60 @@ pub enum Command {
     /// Show the module plan for a device: what runs, in what order, what is refused.
     #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
+}
+
+const SERVER_EXAMPLES: &str = "Examples:
+  licet server                                  # SQLite in ./licet-data, http://127.0.0.1:8470
+  licet server --catalog-dir examples/catalogs  # load the example catalogs at start
+  LICET_DATABASE_URL=postgres://licet@db/licet licet server --listen 0.0.0.0:8470
+  licet server init --data-dir /var/lib/licet   # for scripts: prints the admin token last
+  licet server print-config                     # the effective configuration, redacted
+
+Precedence: defaults < --config FILE (TOML) < LICET_* environment < flags.";
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub action: Option<ServerAction>,
+    /// A TOML file with any of: data_dir, listen, database_url, catalog_dir,
+    /// heartbeat_interval_seconds.
+    #[arg(long, env = "LICET_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and the signing key [default: licet-data].
+    #[arg(long, env = "LICET_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8470].
+    #[arg(long, env = "LICET_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Load every *.toml catalog in this directory at start.
+    #[arg(long, env = "LICET_CATALOG_DIR", global = true, value_name = "DIR")]
+    pub catalog_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL instead of SQLite.
+    #[arg(
+        long,
+        env = "LICET_DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Seconds between device heartbeats [default: 300].
+    #[arg(
+        long,
+        env = "LICET_HEARTBEAT_INTERVAL_SECONDS",
+        global = true,
+        value_name = "S"
+    )]
+    pub heartbeat_interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerAction {
+    /// Create the data directory, the signing key and the bootstrap admin token, print
+    /// the token as the last line of stdout, and exit.
+    Init,
+    /// Print the effective configuration (secrets redacted) and exit.
+    PrintConfig,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod catalog;
 mod keys;
 mod license;
 mod plan;
+mod server;
 
 use crate::args::{CatalogCommand, Cli, Command, KeysCommand, LicenseCommand, SubscriptionArgs};
 use anyhow::{Context, Result, bail};
@@ -18,6 +19,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Server(args) => server::run(&args),
         Command::Keys(KeysCommand::New { out }) => keys::new(&out),
         Command::Catalog(CatalogCommand::Check { files }) => catalog::check(&files),
         Command::Catalog(CatalogCommand::Show {

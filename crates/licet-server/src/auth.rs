@@ -1,0 +1,202 @@
+//! Bearer credentials: admin tokens, tenant API keys and device tokens.
+//!
+//! A token is `<prefix><id><secret>`: `lct_admin_`, `lct_live_` or `lct_dev_`, then a
+//! 16-hex-digit id and a 64-hex-digit secret. The id finds the stored credential; the
+//! secret's SHA-256 is compared in constant time with the stored hash. Only the hash
+//! is ever stored, and a token is shown once, when it is made. The tenant of a request
+//! always comes from its credential, never from the request body.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use licet_core::ids::{DeviceId, TenantId};
+use licet_core::signing::to_hex;
+use licet_store::{Credential, CredentialKind, StoreError};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+const ID_LEN: usize = 16;
+const SECRET_LEN: usize = 64;
+
+/// The scopes a tenant API key can carry. `write` includes `read`.
+pub const SCOPES: [&str; 4] = [
+    "subscriptions:read",
+    "subscriptions:write",
+    "devices:read",
+    "devices:write",
+];
+
+fn prefix(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Admin => "lct_admin_",
+        CredentialKind::Tenant => "lct_live_",
+        CredentialKind::Device => "lct_dev_",
+    }
+}
+
+fn hash(secret: &str) -> String {
+    to_hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// A new token and the credential to store for it.
+pub fn mint(
+    kind: CredentialKind,
+    tenant: Option<&TenantId>,
+    device: Option<&DeviceId>,
+    scopes: Vec<String>,
+    now: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<(String, Credential), ApiError> {
+    let id = licet_host::random::id("").map_err(ApiError::internal)?;
+    let secret = format!(
+        "{}{}",
+        licet_host::random::id("").map_err(ApiError::internal)?,
+        licet_host::random::id("").map_err(ApiError::internal)?
+    );
+    let id = id[..ID_LEN].to_owned();
+    let token = format!("{}{id}{secret}", prefix(kind));
+    let credential = Credential {
+        id,
+        kind,
+        tenant: tenant.cloned(),
+        device: device.cloned(),
+        scopes,
+        secret_hash: hash(&secret),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    Ok((token, credential))
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A vendor operator.
+    Admin,
+    /// A tenant's API key.
+    Tenant {
+        /// The tenant.
+        tenant: TenantId,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
+    /// A device. A revoked device token still identifies the device, so that the
+    /// device can be told, with a signed verdict, that it was revoked; every route but
+    /// refresh refuses it.
+    Device {
+        /// The device's tenant.
+        tenant: TenantId,
+        /// The device.
+        device: DeviceId,
+        /// Whether the token was revoked (the device was deactivated).
+        revoked: bool,
+    },
+}
+
+impl Caller {
+    /// Only admins.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Admin => Ok(()),
+            _ => Err(ApiError::Forbidden(
+                "this route needs an admin token (lct_admin_…)".into(),
+            )),
+        }
+    }
+
+    /// Admins, or this tenant's key with `scope` (or its `write` form).
+    /// Another tenant's key gets "not found": existence is not revealed.
+    pub fn require_tenant(&self, tenant: &TenantId, scope: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Tenant {
+                tenant: own,
+                scopes,
+            } if own == tenant => {
+                let write = scope.replace(":read", ":write");
+                if scopes.iter().any(|s| s == scope || *s == write) {
+                    Ok(())
+                } else {
+                    Err(ApiError::Forbidden(format!(
+                        "this API key lacks the scope {scope}"
+                    )))
+                }
+            }
+            _ => Err(ApiError::NotFound("not found".into())),
+        }
+    }
+
+    /// The tenant a non-admin caller acts for.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        match self {
+            Caller::Admin => None,
+            Caller::Tenant { tenant, .. } | Caller::Device { tenant, .. } => Some(tenant),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let unauthorized = |why: &str| ApiError::Unauthorized(why.to_owned());
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                unauthorized("missing credentials: send `Authorization: Bearer <token>`")
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let invalid = || unauthorized("invalid, expired or revoked token");
+        let (kind, rest) = [
+            CredentialKind::Admin,
+            CredentialKind::Tenant,
+            CredentialKind::Device,
+        ]
+        .into_iter()
+        .find_map(|kind| token.strip_prefix(prefix(kind)).map(|rest| (kind, rest)))
+        .ok_or_else(|| unauthorized("not a Licet token (lct_admin_…, lct_live_… or lct_dev_…)"))?;
+        if rest.len() != ID_LEN + SECRET_LEN || !rest.is_ascii() {
+            return Err(invalid());
+        }
+        let (id, secret) = rest.split_at(ID_LEN);
+        let credential = match state.store.find_credential(id).await {
+            Ok(credential) => credential,
+            Err(StoreError::NotFound) => return Err(invalid()),
+            Err(other) => return Err(ApiError::internal(other)),
+        };
+        let matches: bool = hash(secret)
+            .as_bytes()
+            .ct_eq(credential.secret_hash.as_bytes())
+            .into();
+        if !matches || credential.kind != kind {
+            return Err(invalid());
+        }
+        let now = state.clock.now();
+        if credential.expires_at.is_some_and(|at| at <= now) {
+            return Err(invalid());
+        }
+        let revoked = credential.revoked_at.is_some();
+        match (kind, credential.tenant, credential.device) {
+            (CredentialKind::Admin, _, _) if !revoked => Ok(Caller::Admin),
+            (CredentialKind::Tenant, Some(tenant), _) if !revoked => Ok(Caller::Tenant {
+                tenant,
+                scopes: credential.scopes,
+            }),
+            (CredentialKind::Device, Some(tenant), Some(device)) => Ok(Caller::Device {
+                tenant,
+                device,
+                revoked,
+            }),
+            _ => Err(invalid()),
+        }
+    }
+}

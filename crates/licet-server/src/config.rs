@@ -1,0 +1,53 @@
+//! The server's configuration. Loading it has no side effects; the CLI merges defaults,
+//! a TOML file, `LICET_…` environment variables and flags into one of these.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `licet server` can be told.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the SQLite database and the signing key live.
+    #[serde(default = "ServerConfig::default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    #[serde(default = "ServerConfig::default_listen")]
+    pub listen: SocketAddr,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite. A secret: it may
+    /// hold a password, so it never appears in `Debug` output or logs.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// A directory of catalog files to load at start.
+    #[serde(default)]
+    pub catalog_dir: Option<PathBuf>,
+    /// Seconds between device heartbeats, told to agents.
+    #[serde(default = "ServerConfig::default_heartbeat")]
+    pub heartbeat_interval_seconds: u64,
+}
+
+impl ServerConfig {
+    fn default_data_dir() -> PathBuf {
+        PathBuf::from("licet-data")
+    }
+    fn default_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8470))
+    }
+    fn default_heartbeat() -> u64 {
+        300
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: Self::default_data_dir(),
+            listen: Self::default_listen(),
+            database_url: None,
+            catalog_dir: None,
+            heartbeat_interval_seconds: Self::default_heartbeat(),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `ApiError`: every failure a handler can return, with its status and stable code.
+//!
+//! The body is always `{"error": {"code", "message"}}`. Internal failures answer with an
+//! opaque message; their detail rides in a response extension that the logging
+//! middleware writes out, so nothing internal reaches a client and nothing is logged
+//! twice.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use licet_client::wire::{ErrorBody, ErrorDetail};
+use licet_store::StoreError;
+
+/// A failed request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No or bad credentials.
+    Unauthorized(String),
+    /// Authenticated, but this credential may not do this.
+    Forbidden(String),
+    /// No such object (or another tenant's: the two are indistinguishable on purpose).
+    NotFound(String),
+    /// The request is malformed.
+    InvalidRequest(String),
+    /// The license key is malformed or unknown.
+    InvalidLicenseKey(String),
+    /// An uploaded catalog is invalid; every problem is listed.
+    InvalidCatalog(Vec<String>),
+    /// A conflicting change (e.g. a published catalog version with new content).
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// The subscription's device limit is reached.
+    TooManyDevices(String),
+    /// A definite refusal for a device, with a signed verdict.
+    Refused {
+        /// `subscription_suspended`, `subscription_cancelled` or `license_revoked`.
+        code: &'static str,
+        /// Message.
+        message: String,
+        /// The armored signed verdict.
+        verdict: Option<String>,
+    },
+    /// The database is not reachable.
+    NotReady(String),
+    /// Anything else: logged, never shown.
+    Internal(String),
+}
+
+/// The detail of an internal error, for the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalDetail(pub String);
+
+impl ApiError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidLicenseKey(_)
+            | ApiError::InvalidCatalog(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict { .. } | ApiError::TooManyDevices(_) => StatusCode::CONFLICT,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::InvalidLicenseKey(_) => "invalid_license_key",
+            ApiError::InvalidCatalog(_) => "invalid_catalog",
+            ApiError::Conflict { code, .. } | ApiError::Refused { code, .. } => code,
+            ApiError::TooManyDevices(_) => "too_many_devices",
+            ApiError::NotReady(_) => "not_ready",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// An internal error from anything displayable.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::InvalidRequest(format!("malformed JSON body: {}", rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::InvalidRequest(format!("bad path: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::InvalidRequest(format!("bad query string: {}", rejection.body_text()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code().to_owned();
+        let (message, details, verdict, internal) = match self {
+            ApiError::Internal(detail) => (
+                "internal error; the server logged the cause".to_owned(),
+                Vec::new(),
+                None,
+                Some(detail),
+            ),
+            ApiError::InvalidCatalog(problems) => (
+                format!(
+                    "the catalog has {} problem(s); fix them and upload again",
+                    problems.len()
+                ),
+                problems,
+                None,
+                None,
+            ),
+            ApiError::Refused {
+                message, verdict, ..
+            } => (message, Vec::new(), verdict, None),
+            ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::InvalidRequest(m)
+            | ApiError::InvalidLicenseKey(m)
+            | ApiError::TooManyDevices(m)
+            | ApiError::NotReady(m)
+            | ApiError::Conflict { message: m, .. } => (m, Vec::new(), None, None),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                details,
+            },
+            verdict,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(detail) = internal {
+            response.extensions_mut().insert(InternalDetail(detail));
+        }
+        response
+    }
+}

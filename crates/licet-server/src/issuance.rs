@@ -1,0 +1,113 @@
+//! Signing licenses and verdicts for devices, with the core's `issue` and
+//! `seal_verdict`; this module only gathers the inputs from the store.
+
+use crate::error::ApiError;
+use crate::metrics::bump;
+use crate::state::AppState;
+use licet_core::ids::LicenseId;
+use licet_core::license::{self, IssueRequest};
+use licet_core::resolve::Subscription as Bought;
+use licet_core::state::Verdict;
+use licet_core::verdict::{VerdictPayload, seal_verdict};
+use licet_store::{Device, Subscription, SubscriptionStatus};
+
+/// What was bought, in core terms.
+pub fn bought(subscription: &Subscription) -> Bought {
+    Bought {
+        plan: subscription.plan.clone(),
+        addons: subscription.addons.clone(),
+        trial: subscription.trial,
+        modules: subscription.modules.clone(),
+    }
+}
+
+/// Signs a new license for a device, with the next sequence number.
+pub async fn license_for(
+    state: &AppState,
+    subscription: &Subscription,
+    device: &Device,
+) -> Result<(String, u64), ApiError> {
+    let catalog = state.catalog(&subscription.product).await?;
+    let sequence = state.store.next_license_sequence(&device.id).await?;
+    let signed = license::issue(
+        &IssueRequest {
+            catalog: &catalog,
+            subscription: &bought(subscription),
+            license_id: LicenseId::new(licet_host::random::id("lic_").map_err(ApiError::internal)?),
+            tenant: subscription.tenant.clone(),
+            device: device.id.clone(),
+            fingerprint: &device.fingerprint,
+            issued_at: state.clock.now(),
+            term_ends_at: subscription.term_ends_at,
+            trial_started_at: subscription.trial_started_at,
+            sequence,
+            grace: None,
+            refresh: None,
+        },
+        &state.signer,
+    )
+    // A subscription that no longer resolves (its plan was removed from a newer catalog)
+    // is a vendor-side inconsistency the device cannot fix.
+    .map_err(|e| ApiError::Conflict {
+        code: "subscription_invalid",
+        message: format!(
+            "the subscription no longer fits the product's catalog: {e}; change its plan"
+        ),
+    })?;
+    bump(&state.metrics.licenses_issued);
+    Ok((signed.armored, sequence))
+}
+
+/// The refusal for a subscription that is not active, with a signed verdict.
+pub fn refusal(
+    state: &AppState,
+    device: &Device,
+    status: SubscriptionStatus,
+    nonce: Option<String>,
+) -> Result<ApiError, ApiError> {
+    let (verdict, code, message) = match status {
+        SubscriptionStatus::Suspended => (
+            Verdict::Suspended,
+            "subscription_suspended",
+            "the subscription is suspended; contact the vendor to resume it",
+        ),
+        SubscriptionStatus::Cancelled => (
+            Verdict::Cancelled,
+            "subscription_cancelled",
+            "the subscription was cancelled",
+        ),
+        SubscriptionStatus::Active => {
+            return Err(ApiError::internal("refusal for an active subscription"));
+        }
+    };
+    signed_refusal(state, device, verdict, code, message, nonce)
+}
+
+/// A refusal with a signed verdict for `device`.
+pub fn signed_refusal(
+    state: &AppState,
+    device: &Device,
+    verdict: Verdict,
+    code: &'static str,
+    message: &str,
+    nonce: Option<String>,
+) -> Result<ApiError, ApiError> {
+    let armored = seal_verdict(
+        &VerdictPayload {
+            format: 1,
+            device: device.id.clone(),
+            verdict,
+            reason: message.to_owned(),
+            issued_at: state.clock.now(),
+            nonce,
+        },
+        &state.signer,
+    )
+    .map_err(ApiError::internal)?;
+    bump(&state.metrics.verdicts);
+    Ok(ApiError::Refused {
+        code,
+        message: message.to_owned(),
+        verdict: Some(armored),
+    })
+}

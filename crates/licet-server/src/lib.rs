@@ -1,0 +1,243 @@
+//! The Licet server: multi-tenant HTTP API for catalogs, tenants, subscriptions,
+//! device activation and signed licenses.
+//!
+//! [`prepare`] opens the store (SQLite under the data directory, or PostgreSQL),
+//! loads or creates the signing key, loads catalogs and creates the bootstrap admin
+//! token on first start; [`router`] builds the axum app; [`serve`] runs it until the
+//! shutdown future completes, letting in-flight requests finish. The server keeps no
+//! state of its own between requests, so N replicas over one PostgreSQL are one server.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod issuance;
+pub mod metrics;
+mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use config::ServerConfig;
+pub use state::AppState;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use licet_core::ids::ProductId;
+use licet_core::signing::{KeyId, format_public_key};
+use licet_host::clock::Clock;
+use licet_store::{CredentialKind, SigningKeyRecord};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Request bodies larger than this are refused (catalogs are the largest bodies).
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// A server ready to serve.
+pub struct Prepared {
+    /// The handler state.
+    pub state: AppState,
+    /// The bootstrap admin token, when this start created it (shown once).
+    pub bootstrap_token: Option<String>,
+    /// The signing key's id.
+    pub key_id: KeyId,
+}
+
+/// Opens everything the server needs. Creates the data directory, the signing key
+/// (mode 0600) and the bootstrap admin on first start.
+pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Prepared> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let url = match &config.database_url {
+        Some(url) => url.expose_secret().to_owned(),
+        None => format!("sqlite://{}", config.data_dir.join("licet.db").display()),
+    };
+    let store = licet_store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the database ({})", redact(&url)))?;
+    let signer = signing_key(&config.data_dir.join("signing.key"))?;
+    let key_id = KeyId::of(&signer.verifying_key());
+    let now = clock.now();
+    store
+        .register_signing_key(&SigningKeyRecord {
+            key_id: key_id.to_string(),
+            public_key: format_public_key(&signer.verifying_key()),
+            created_at: now,
+        })
+        .await
+        .context("cannot register the signing key")?;
+    let state = AppState {
+        store,
+        signer: Arc::new(signer),
+        key_id: key_id.clone(),
+        clock,
+        catalogs: Default::default(),
+        metrics: Default::default(),
+        heartbeat_interval_seconds: config.heartbeat_interval_seconds,
+    };
+    if let Some(dir) = &config.catalog_dir {
+        load_catalogs(&state, dir).await?;
+    }
+    let (token, credential) = auth::mint(CredentialKind::Admin, None, None, vec![], now, None)
+        .map_err(|e| anyhow::anyhow!("cannot mint the bootstrap token: {e:?}"))?;
+    let bootstrap_token = state
+        .store
+        .create_bootstrap_admin(&credential)
+        .await
+        .context("cannot create the bootstrap admin")?
+        .then_some(token);
+    Ok(Prepared {
+        state,
+        bootstrap_token,
+        key_id,
+    })
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    if path.exists() {
+        return Ok(licet_host::keyfile::read_signing_key(path)?);
+    }
+    let key = licet_host::keyfile::generate()?;
+    licet_host::keyfile::write_signing_key(path, &key)?;
+    tracing::info!(path = %path.display(), "created a new signing key");
+    Ok(key)
+}
+
+async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the catalog directory {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let catalog = licet_core::catalog::Catalog::from_toml(&text, &path.display().to_string())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let product: &ProductId = catalog.product();
+        state
+            .store
+            .put_catalog(product, catalog.version(), &text, state.clock.now())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load {}: version {} of {product} is already stored with other content; raise `version`",
+                    path.display(),
+                    catalog.version()
+                )
+            })?;
+        tracing::info!(product = %product, version = catalog.version(), "loaded catalog");
+    }
+    Ok(())
+}
+
+/// The application.
+pub fn router(state: AppState) -> Router {
+    use routes::{catalogs, devices, subscriptions, system, tenants};
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .route("/v1/signing-keys", get(system::signing_keys))
+        .route("/v1/products", get(catalogs::list_products))
+        .route(
+            "/v1/products/{product_id}/catalog",
+            put(catalogs::put_catalog),
+        )
+        .route(
+            "/v1/tenants",
+            post(tenants::create_tenant).get(tenants::list_tenants),
+        )
+        .route("/v1/tenants/{tenant_id}", get(tenants::get_tenant))
+        .route(
+            "/v1/tenants/{tenant_id}/subscriptions",
+            post(subscriptions::create_subscription).get(subscriptions::list_subscriptions),
+        )
+        .route(
+            "/v1/tenants/{tenant_id}/devices",
+            get(devices::list_devices),
+        )
+        .route(
+            "/v1/subscriptions/{id}",
+            get(subscriptions::get_subscription).patch(subscriptions::change_subscription),
+        )
+        .route(
+            "/v1/subscriptions/{id}/suspend",
+            post(subscriptions::suspend),
+        )
+        .route("/v1/subscriptions/{id}/resume", post(subscriptions::resume))
+        .route("/v1/subscriptions/{id}/cancel", post(subscriptions::cancel))
+        .route("/v1/activations", post(devices::activate))
+        .route(
+            "/v1/devices/{device_id}",
+            get(devices::get_device).delete(devices::deactivate),
+        )
+        .route("/v1/devices/{device_id}/refresh", post(devices::refresh))
+        .route(
+            "/v1/devices/{device_id}/heartbeat",
+            post(devices::heartbeat),
+        )
+        .route(
+            "/v1/devices/{device_id}/cameras",
+            get(devices::list_cameras),
+        )
+        .route("/v1/api-keys", post(tenants::create_api_key))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("no such route; see /openapi.json".into())
+}
+
+/// Counts responses and logs server errors with their internal detail.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    state.metrics.response(status.as_u16());
+    if status.is_server_error() {
+        let detail = response
+            .extensions()
+            .get::<error::InternalDetail>()
+            .map(|d| d.0.as_str())
+            .unwrap_or("-");
+        tracing::error!(%method, %path, status = status.as_u16(), detail, "request failed");
+    }
+    response
+}
+
+/// Serves until `shutdown` completes; in-flight requests finish first.
+pub async fn serve(
+    app: Router,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server stopped with an error")
+}

@@ -1,0 +1,86 @@
+//! Products and their catalogs.
+
+use super::Id;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use licet_client::wire::{CatalogUploaded, ErrorBody, ProductView};
+use licet_core::catalog::Catalog;
+use licet_core::ids::ProductId;
+use licet_store::{ConflictKind, StoreError};
+
+/// Uploads a catalog version (TOML). Validated with the same messages as
+/// `licet catalog check`; a published version never changes.
+#[utoipa::path(put, path = "/v1/products/{product_id}/catalog", tag = "catalogs",
+    params(("product_id" = String, Path, description = "Product id, as in the catalog's `product`")),
+    request_body(content = String, content_type = "application/toml", description = "The catalog file"),
+    responses((status = 200, body = CatalogUploaded), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_catalog(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(product_id): Id<String>,
+    body: String,
+) -> Result<Json<CatalogUploaded>, ApiError> {
+    caller.require_admin()?;
+    let catalog = Catalog::from_toml(&body, &format!("{product_id}.toml")).map_err(|errors| {
+        ApiError::InvalidCatalog(errors.problems.iter().map(ToString::to_string).collect())
+    })?;
+    if catalog.product().as_str() != product_id {
+        return Err(ApiError::InvalidRequest(format!(
+            "the catalog is for product {:?} but was uploaded to {product_id:?}; use PUT /v1/products/{}/catalog",
+            catalog.product().as_str(),
+            catalog.product()
+        )));
+    }
+    let record = state
+        .store
+        .put_catalog(
+            &ProductId::new(&product_id),
+            catalog.version(),
+            &body,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(ConflictKind::CatalogVersionExists) => ApiError::Conflict {
+                code: "catalog_version_exists",
+                message: format!(
+                    "version {:?} of {product_id} was already published with other content; \
+                     licenses name it, so raise `version` for the change",
+                    catalog.version()
+                ),
+            },
+            other => other.into(),
+        })?;
+    Ok(Json(CatalogUploaded {
+        product_id,
+        version: record.version,
+        revision: record.revision,
+    }))
+}
+
+/// Every product with its current catalog version.
+#[utoipa::path(get, path = "/v1/products", tag = "catalogs",
+    responses((status = 200, body = Vec<ProductView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_products(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ProductView>>, ApiError> {
+    caller.require_admin()?;
+    let products = state.store.list_products().await?;
+    Ok(Json(
+        products
+            .into_iter()
+            .map(|c| ProductView {
+                product_id: c.product.to_string(),
+                version: c.version,
+                revision: c.revision,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,339 @@
+//! Devices: activation (authenticated by the license key), license refresh, heartbeat,
+//! deactivation and listings.
+
+use super::{Body, Id, bounded, time_text};
+use crate::auth::{Caller, mint};
+use crate::error::ApiError;
+use crate::issuance::{bought, license_for, refusal, signed_refusal};
+use crate::metrics::bump;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use licet_client::wire::{
+    ActivationRequest, ActivationResponse, CameraView, DeviceView, ErrorBody, HeartbeatRequest,
+    HeartbeatResponse, RefreshRequest, RefreshResponse,
+};
+use licet_core::ids::{DeviceId, TenantId};
+use licet_core::license_key::LicenseKey;
+use licet_core::state::Verdict;
+use licet_store::{
+    Activation, CredentialKind, Device, DeviceStatus, Heartbeat, NewDevice, StoreError,
+    SubscriptionStatus,
+};
+
+fn view(device: Device) -> DeviceView {
+    DeviceView {
+        id: device.id.to_string(),
+        tenant_id: device.tenant.to_string(),
+        subscription_id: device.subscription.to_string(),
+        name: device.name,
+        status: match device.status {
+            DeviceStatus::Active => "active",
+            DeviceStatus::Deactivated => "deactivated",
+        }
+        .to_owned(),
+        license_sequence: device.license_sequence,
+        last_heartbeat_at: device.last_heartbeat_at.map(time_text),
+        agent_version: device.agent_version,
+        running_modules: device.running_modules,
+        created_at: time_text(device.created_at),
+    }
+}
+
+/// Activates a device with a license key: device id, device token (shown once) and the
+/// signed license. The same fingerprint again is the same device (with a new token).
+#[utoipa::path(post, path = "/v1/activations", tag = "devices", request_body = ActivationRequest,
+    responses((status = 201, body = ActivationResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn activate(
+    State(state): State<AppState>,
+    Body(body): Body<ActivationRequest>,
+) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
+    // A mistyped key is refused before any lookup.
+    let key = LicenseKey::parse(&body.license_key)
+        .map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+    bounded("fingerprint", &body.fingerprint, 512)?;
+    bounded("name", &body.name, 200)?;
+    licet_core::signing::parse_public_key(&body.device_public_key)
+        .map_err(|e| ApiError::InvalidRequest(format!("`device_public_key`: {e}")))?;
+    let subscription = match state.store.find_subscription_by_key(&key.hash()).await {
+        Ok(subscription) => subscription,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::InvalidLicenseKey(
+                "no subscription has this license key; check it with the vendor".into(),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    match subscription.status {
+        SubscriptionStatus::Active => {}
+        SubscriptionStatus::Suspended => {
+            return Err(ApiError::Refused {
+                code: "subscription_suspended",
+                message: "the subscription is suspended; contact the vendor to resume it".into(),
+                verdict: None,
+            });
+        }
+        SubscriptionStatus::Cancelled => {
+            return Err(ApiError::Refused {
+                code: "subscription_cancelled",
+                message: "the subscription was cancelled".into(),
+                verdict: None,
+            });
+        }
+    }
+    let catalog = state.catalog(&subscription.product).await?;
+    let resolution = catalog
+        .resolve(&bought(&subscription))
+        .map_err(|e| ApiError::Conflict {
+            code: "subscription_invalid",
+            message: format!("the subscription no longer fits the product's catalog: {e}"),
+        })?;
+    let max_devices = resolution.entitlements.max_devices;
+    let now = state.clock.now();
+    let device_id = DeviceId::new(licet_host::random::id("dev_").map_err(ApiError::internal)?);
+    let (token, credential) = mint(
+        CredentialKind::Device,
+        Some(&subscription.tenant),
+        Some(&device_id),
+        vec![],
+        now,
+        None,
+    )?;
+    let outcome = state
+        .store
+        .activate_device(
+            &NewDevice {
+                id: device_id,
+                tenant: subscription.tenant.clone(),
+                subscription: subscription.id.clone(),
+                name: body.name.trim().to_owned(),
+                fingerprint: body.fingerprint.clone(),
+                public_key: Some(body.device_public_key.trim().to_owned()),
+                hardware: body.hardware.unwrap_or(serde_json::Value::Null),
+                token: credential,
+                now,
+            },
+            max_devices,
+        )
+        .await?;
+    let device = match outcome {
+        Activation::Created(device) | Activation::Reactivated(device) => device,
+        Activation::TooManyDevices { max_devices } => {
+            bump(&state.metrics.activations_refused);
+            return Err(ApiError::TooManyDevices(format!(
+                "plan {} allows {max_devices} device(s) and all are active; deactivate one \
+                 (DELETE /v1/devices/{{id}}) or move to a plan with more devices",
+                subscription.plan
+            )));
+        }
+    };
+    bump(&state.metrics.activations);
+    let (license, _) = license_for(&state, &subscription, &device).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ActivationResponse {
+            device_id: device.id.to_string(),
+            device_token: token,
+            license,
+        }),
+    ))
+}
+
+/// Loads a device the caller may see: admins any, a tenant key its own (with `scope`),
+/// a device itself.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    scope: &str,
+    allow_revoked: bool,
+) -> Result<Device, ApiError> {
+    let id = DeviceId::new(id);
+    if let Caller::Device {
+        device, revoked, ..
+    } = caller
+    {
+        if *device != id {
+            return Err(ApiError::NotFound("not found".into()));
+        }
+        if *revoked && !allow_revoked {
+            return Err(ApiError::Unauthorized(
+                "invalid, expired or revoked token".into(),
+            ));
+        }
+    }
+    let device = state.store.get_device(caller.tenant(), &id).await?;
+    if !matches!(caller, Caller::Device { .. }) {
+        caller.require_tenant(&device.tenant, scope)?;
+    }
+    Ok(device)
+}
+
+/// A new license for the device (`sequence` + 1), or a signed verdict when the server
+/// definitively refuses: subscription suspended or cancelled, device revoked.
+#[utoipa::path(post, path = "/v1/devices/{device_id}/refresh", tag = "devices", params(("device_id" = String, Path)),
+    request_body = RefreshRequest,
+    responses((status = 200, body = RefreshResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Refused; `verdict` holds the signed verdict"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(device_id): Id<String>,
+    Body(body): Body<RefreshRequest>,
+) -> Result<Json<RefreshResponse>, ApiError> {
+    if let Some(nonce) = &body.nonce {
+        if nonce.len() > 128 {
+            return Err(ApiError::InvalidRequest(
+                "`nonce` is longer than 128 characters".into(),
+            ));
+        }
+    }
+    let device = load(&state, &caller, &device_id, "devices:write", true).await?;
+    if device.status == DeviceStatus::Deactivated {
+        return Err(signed_refusal(
+            &state,
+            &device,
+            Verdict::Revoked,
+            "license_revoked",
+            "this device was deactivated; activate it again with a license key",
+            body.nonce,
+        )?);
+    }
+    let subscription = state
+        .store
+        .get_subscription(Some(&device.tenant), &device.subscription)
+        .await?;
+    if subscription.status != SubscriptionStatus::Active {
+        return Err(refusal(&state, &device, subscription.status, body.nonce)?);
+    }
+    let (license, sequence) = license_for(&state, &subscription, &device).await?;
+    Ok(Json(RefreshResponse { license, sequence }))
+}
+
+/// A device's heartbeat: metrics, active cameras, running modules, agent version.
+#[utoipa::path(post, path = "/v1/devices/{device_id}/heartbeat", tag = "devices", params(("device_id" = String, Path)),
+    request_body = HeartbeatRequest,
+    responses((status = 200, body = HeartbeatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(device_id): Id<String>,
+    Body(body): Body<HeartbeatRequest>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    if !matches!(caller, Caller::Device { .. }) {
+        return Err(ApiError::Forbidden(
+            "heartbeats come from the device, with its device token".into(),
+        ));
+    }
+    let device = load(&state, &caller, &device_id, "devices:write", false).await?;
+    if body.active_cameras.len() > 10_000
+        || body
+            .active_cameras
+            .iter()
+            .any(|c| c.is_empty() || c.len() > 200)
+    {
+        return Err(ApiError::InvalidRequest(
+            "`active_cameras`: at most 10000 ids of 1 to 200 characters".into(),
+        ));
+    }
+    state
+        .store
+        .record_heartbeat(
+            &device.id,
+            &Heartbeat {
+                agent_version: body.agent_version,
+                metrics: body.metrics.unwrap_or_else(|| serde_json::json!({})),
+                running_modules: body.running_modules,
+                active_cameras: body.active_cameras,
+                now: Some(state.clock.now()),
+            },
+        )
+        .await?;
+    bump(&state.metrics.heartbeats);
+    Ok(Json(HeartbeatResponse {
+        next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
+    }))
+}
+
+/// Deactivates a device, freeing its slot (the device itself, an admin, or the tenant
+/// with `devices:write`).
+#[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
+    responses((status = 204, description = "Deactivated"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(device_id): Id<String>,
+) -> Result<StatusCode, ApiError> {
+    let device = load(&state, &caller, &device_id, "devices:write", false).await?;
+    state
+        .store
+        .deactivate_device(&device.id, state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One device.
+#[utoipa::path(get, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
+    responses((status = 200, body = DeviceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(device_id): Id<String>,
+) -> Result<Json<DeviceView>, ApiError> {
+    Ok(Json(view(
+        load(&state, &caller, &device_id, "devices:read", false).await?,
+    )))
+}
+
+/// A tenant's devices.
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/devices", tag = "devices", params(("tenant_id" = String, Path)),
+    responses((status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(tenant_id): Id<String>,
+) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    let tenant = TenantId::new(tenant_id);
+    caller.require_tenant(&tenant, "devices:read")?;
+    Ok(Json(
+        state
+            .store
+            .list_devices(&tenant)
+            .await?
+            .into_iter()
+            .map(view)
+            .collect(),
+    ))
+}
+
+/// Cameras seen on a device.
+#[utoipa::path(get, path = "/v1/devices/{device_id}/cameras", tag = "devices", params(("device_id" = String, Path)),
+    responses((status = 200, body = Vec<CameraView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_cameras(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(device_id): Id<String>,
+) -> Result<Json<Vec<CameraView>>, ApiError> {
+    let device = load(&state, &caller, &device_id, "devices:read", false).await?;
+    let cameras = state.store.list_cameras(&device.tenant, &device.id).await?;
+    Ok(Json(
+        cameras
+            .into_iter()
+            .map(|c| CameraView {
+                camera_id: c.camera_id,
+                first_seen: time_text(c.first_seen),
+                last_seen: time_text(c.last_seen),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,41 @@
+//! The HTTP routes, one module per resource, and the router that mounts them.
+
+pub mod catalogs;
+pub mod devices;
+pub mod subscriptions;
+pub mod system;
+pub mod tenants;
+
+use crate::error::ApiError;
+use axum::extract::FromRequest;
+
+/// A JSON request body whose rejections (malformed JSON, unknown fields, wrong types,
+/// too large) answer in the API's error shape.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// A path parameter whose rejection answers in the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Id<T>(pub T);
+
+/// Formats a time for the wire.
+pub fn time_text(at: time::OffsetDateTime) -> String {
+    licet_core::time_text(at)
+}
+
+/// Checks a free-text field's length.
+pub fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::InvalidRequest(format!(
+            "`{field}` must not be empty"
+        )));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::InvalidRequest(format!(
+            "`{field}` is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Health, readiness, metrics, the OpenAPI document and the public signing keys.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use licet_client::wire::{ErrorBody, Health, SigningKeyView};
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::NotReady(format!("the database is not reachable: {e}")))?;
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The server's signing public keys, by key id. Agents trust these.
+#[utoipa::path(get, path = "/v1/signing-keys", tag = "system",
+    responses((status = 200, body = Vec<SigningKeyView>)))]
+pub async fn signing_keys(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SigningKeyView>>, ApiError> {
+    let keys = state.store.list_signing_keys().await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| SigningKeyView {
+                key_id: k.key_id,
+                public_key: k.public_key,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,63 @@
+//! The state every handler shares: the store, the signing key, the clock, parsed
+//! catalogs and counters. Cheap to clone (everything is behind an `Arc`).
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use ed25519_dalek::SigningKey;
+use licet_core::catalog::Catalog;
+use licet_core::ids::ProductId;
+use licet_core::signing::KeyId;
+use licet_host::clock::Clock;
+use licet_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Parsed catalogs by product and revision.
+pub type CatalogCache = RwLock<HashMap<(ProductId, i64), Arc<Catalog>>>;
+
+/// Shared handler state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The key licenses and verdicts are signed with.
+    pub signer: Arc<SigningKey>,
+    /// Its id.
+    pub key_id: KeyId,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Parsed catalogs by (product, revision): uploads are immutable, so a parse is
+    /// valid forever and only the lookup of the latest revision goes to the store.
+    pub catalogs: Arc<CatalogCache>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Seconds between heartbeats.
+    pub heartbeat_interval_seconds: u64,
+}
+
+impl AppState {
+    /// The current catalog of a product.
+    pub async fn catalog(&self, product: &ProductId) -> Result<Arc<Catalog>, ApiError> {
+        let record = match self.store.latest_catalog(product).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::NotFound(format!(
+                    "no catalog for product {product}; upload one with PUT /v1/products/{product}/catalog"
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let key = (product.clone(), record.revision);
+        if let Some(catalog) = self.catalogs.read().map_err(ApiError::internal)?.get(&key) {
+            return Ok(catalog.clone());
+        }
+        let catalog = Catalog::from_toml(&record.source, &format!("{product}.toml"))
+            .map(Arc::new)
+            .map_err(|e| ApiError::internal(format!("stored catalog no longer validates: {e}")))?;
+        self.catalogs
+            .write()
+            .map_err(ApiError::internal)?
+            .insert(key, catalog.clone());
+        Ok(catalog)
+    }
+}

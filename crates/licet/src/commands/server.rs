@@ -1,0 +1,124 @@
+//! `licet server`, `licet server init`, `licet server print-config`.
+
+use crate::args::{ServerAction, ServerArgs};
+use anyhow::{Context, Result};
+use licet_host::clock::SystemClock;
+use licet_server::ServerConfig;
+use secrecy::SecretString;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Merges defaults < `--config` file < environment < flags (clap already put the
+/// environment under the flags).
+fn config(args: &ServerArgs) -> Result<ServerConfig> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("invalid server configuration in {}", path.display()))?
+        }
+        None => ServerConfig::default(),
+    };
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = &args.catalog_dir {
+        config.catalog_dir = Some(dir.clone());
+    }
+    if let Some(url) = &args.database_url {
+        config.database_url = Some(SecretString::from(url.clone()));
+    }
+    if let Some(seconds) = args.heartbeat_interval_seconds {
+        config.heartbeat_interval_seconds = seconds;
+    }
+    Ok(config)
+}
+
+pub fn run(args: &ServerArgs) -> Result<ExitCode> {
+    let config = config(args)?;
+    if let Some(ServerAction::PrintConfig) = args.action {
+        println!("data_dir = {:?}", config.data_dir.display().to_string());
+        println!("listen = \"{}\"", config.listen);
+        match &config.database_url {
+            Some(_) => println!("database_url = \"[redacted]\""),
+            None => println!(
+                "# database_url unset: SQLite at {}",
+                config.data_dir.join("licet.db").display()
+            ),
+        }
+        if let Some(dir) = &config.catalog_dir {
+            println!("catalog_dir = {:?}", dir.display().to_string());
+        }
+        println!(
+            "heartbeat_interval_seconds = {}",
+            config.heartbeat_interval_seconds
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LICET_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let prepared = licet_server::prepare(&config, Arc::new(SystemClock)).await?;
+        if let Some(ServerAction::Init) = args.action {
+            println!("data directory: {}", config.data_dir.display());
+            println!("signing key id: {}", prepared.key_id);
+            match prepared.bootstrap_token {
+                Some(token) => println!("{token}"),
+                None => anyhow::bail!(
+                    "an admin token already exists for this database; it is shown only once, when created"
+                ),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr().context("no local address")?;
+        if let Some(token) = &prepared.bootstrap_token {
+            println!("Bootstrap admin token (shown once; store it now):");
+            println!("{token}");
+        }
+        println!("licet server listening on http://{address} (signing key {})", prepared.key_id);
+        tracing::info!(%address, key_id = %prepared.key_id, "listening");
+        licet_server::serve(licet_server::router(prepared.state), listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
