@@ -144,6 +144,11 @@ impl Client {
         .await
     }
 
+    /// Every tenant (admin).
+    pub async fn tenants(&self) -> Result<Vec<TenantView>, ClientError> {
+        self.get("/v1/tenants").await
+    }
+
     /// Creates a subscription; the response carries the full license key, once.
     pub async fn create_subscription(
         &self,

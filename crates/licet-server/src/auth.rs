@@ -200,3 +200,19 @@ impl FromRequestParts<AppState> for Caller {
         }
     }
 }
+
+/// An admin caller. As an extractor it runs before the request body is read, so a
+/// non-admin is refused before any validation of what it sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Admin, ApiError> {
+        Caller::from_request_parts(parts, state)
+            .await?
+            .require_admin()?;
+        Ok(Admin)
+    }
+}

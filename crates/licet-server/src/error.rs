@@ -44,6 +44,8 @@ pub enum ApiError {
         /// The armored signed verdict.
         verdict: Option<String>,
     },
+    /// The request body is larger than the server accepts.
+    TooLarge(String),
     /// The database is not reachable.
     NotReady(String),
     /// Anything else: logged, never shown.
@@ -65,6 +67,7 @@ impl ApiError {
             | ApiError::InvalidLicenseKey(_)
             | ApiError::InvalidCatalog(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict { .. } | ApiError::TooManyDevices(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,6 +84,7 @@ impl ApiError {
             ApiError::InvalidCatalog(_) => "invalid_catalog",
             ApiError::Conflict { code, .. } | ApiError::Refused { code, .. } => code,
             ApiError::TooManyDevices(_) => "too_many_devices",
+            ApiError::TooLarge(_) => "body_too_large",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -103,6 +107,12 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(format!(
+                "the request body is larger than {} bytes",
+                crate::BODY_LIMIT_BYTES
+            ));
+        }
         ApiError::InvalidRequest(format!("malformed JSON body: {}", rejection.body_text()))
     }
 }
@@ -149,6 +159,7 @@ impl IntoResponse for ApiError {
             | ApiError::InvalidLicenseKey(m)
             | ApiError::TooManyDevices(m)
             | ApiError::NotReady(m)
+            | ApiError::TooLarge(m)
             | ApiError::Conflict { message: m, .. } => (m, Vec::new(), None, None),
         };
         let body = ErrorBody {

@@ -1,7 +1,7 @@
 //! Products and their catalogs.
 
 use super::Id;
-use crate::auth::Caller;
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -21,11 +21,10 @@ use licet_store::{ConflictKind, StoreError};
     security(("bearer" = [])))]
 pub async fn put_catalog(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: Admin,
     Id(product_id): Id<String>,
     body: String,
 ) -> Result<Json<CatalogUploaded>, ApiError> {
-    caller.require_admin()?;
     let catalog = Catalog::from_toml(&body, &format!("{product_id}.toml")).map_err(|errors| {
         ApiError::InvalidCatalog(errors.problems.iter().map(ToString::to_string).collect())
     })?;
@@ -69,9 +68,8 @@ pub async fn put_catalog(
     security(("bearer" = [])))]
 pub async fn list_products(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: Admin,
 ) -> Result<Json<Vec<ProductView>>, ApiError> {
-    caller.require_admin()?;
     let products = state.store.list_products().await?;
     Ok(Json(
         products

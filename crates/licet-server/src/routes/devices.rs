@@ -193,6 +193,13 @@ pub async fn refresh(
         }
     }
     let device = load(&state, &caller, &device_id, "devices:write", true).await?;
+    let revoked_token = matches!(caller, Caller::Device { revoked: true, .. });
+    if revoked_token && device.status == DeviceStatus::Active {
+        // The token was replaced by a re-activation: it is worth nothing now.
+        return Err(ApiError::Unauthorized(
+            "invalid, expired or revoked token".into(),
+        ));
+    }
     if device.status == DeviceStatus::Deactivated {
         return Err(signed_refusal(
             &state,

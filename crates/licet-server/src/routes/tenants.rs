@@ -1,7 +1,7 @@
 //! Tenants and tenant API keys.
 
 use super::{Body, Id, bounded, time_text};
-use crate::auth::{Caller, SCOPES, mint};
+use crate::auth::{Admin, Caller, SCOPES, mint};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -27,10 +27,9 @@ fn view(tenant: Tenant) -> TenantView {
     security(("bearer" = [])))]
 pub async fn create_tenant(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: Admin,
     Body(body): Body<TenantCreate>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
-    caller.require_admin()?;
     bounded("name", &body.name, 200)?;
     let tenant = Tenant {
         id: TenantId::new(licet_host::random::id("ten_").map_err(ApiError::internal)?),
@@ -47,9 +46,8 @@ pub async fn create_tenant(
     security(("bearer" = [])))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: Admin,
 ) -> Result<Json<Vec<TenantView>>, ApiError> {
-    caller.require_admin()?;
     Ok(Json(
         state
             .store
@@ -87,10 +85,9 @@ pub async fn get_tenant(
     security(("bearer" = [])))]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: Admin,
     Body(body): Body<ApiKeyCreate>,
 ) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
-    caller.require_admin()?;
     if body.scopes.is_empty() {
         return Err(ApiError::InvalidRequest(format!(
             "give at least one scope: {}",

@@ -1,0 +1,40 @@
+//! The server's integration tests: a real server on 127.0.0.1:0 over real HTTP, on
+//! SQLite always and on PostgreSQL when `LICET_TEST_POSTGRES_URL` is set (required
+//! when `CI=true`).
+
+// Helpers shared by tests may panic: a panic here is a test failure, which is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod isolation;
+mod support;
+mod verdicts;
+mod walkthrough;
+
+/// Runs a test body once per backend.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let server = crate::support::TestServer::start(crate::support::Backend::Sqlite).await.unwrap();
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(server) = crate::support::TestServer::start(crate::support::Backend::Postgres).await {
+                        super::$name(&server).await;
+                        server.stop().await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both;

@@ -1,0 +1,287 @@
+//! The README walkthrough as a test: tenant → subscription → activate → refresh.
+
+use crate::support::{TestServer, activation, repo};
+use licet_client::wire::HeartbeatRequest;
+use licet_core::license::{self, Expectations};
+use licet_core::signing::{Keyring, parse_public_key};
+use licet_core::state::{self, LicenseState, StateInput};
+
+async fn keyring(server: &TestServer) -> Keyring {
+    let mut keyring = Keyring::new();
+    for key in server.anon.signing_keys().await.unwrap() {
+        let id = keyring.add(parse_public_key(&key.public_key).unwrap());
+        assert_eq!(id.as_str(), key.key_id);
+    }
+    keyring
+}
+
+async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
+    let (tenant, subscription) = server.tenant_with("gate-control", "standard").await;
+    let key = subscription.license_key.clone().unwrap();
+    assert!(key.starts_with("LCT-") && key.ends_with(&subscription.license_key_hint));
+    // The key is shown once: reading the subscription later does not reveal it.
+    assert_eq!(
+        server
+            .admin
+            .subscription(&subscription.id)
+            .await
+            .unwrap()
+            .license_key,
+        None
+    );
+
+    let activated = server
+        .anon
+        .activate(&activation(&key, "fp-gate-1"))
+        .await
+        .unwrap();
+    assert!(activated.device_token.starts_with("lct_dev_"));
+    let keyring = keyring(server).await;
+    let verified = license::verify(
+        &keyring,
+        &activated.license,
+        &Expectations {
+            fingerprint: Some("fp-gate-1"),
+            now: None,
+            min_sequence: None,
+        },
+    )
+    .unwrap();
+    let payload = verified.payload();
+    assert_eq!(payload.device.id.as_str(), activated.device_id);
+    assert_eq!(payload.tenant.as_str(), tenant.id);
+    assert_eq!(payload.catalog_version, "2026.11.1");
+    assert_eq!(payload.sequence, 1);
+    assert!(
+        payload
+            .entitlements
+            .modules
+            .contains_key("security.tailgate")
+    );
+    let report = state::evaluate(&StateInput {
+        license: Some(payload),
+        last_refresh: None,
+        verdict: None,
+        high_water: None,
+        now: payload.issued_at,
+    });
+    assert_eq!(report.state, LicenseState::Active);
+
+    let device = server.anon.with_token(&activated.device_token);
+    let first = device.refresh(&activated.device_id, None).await.unwrap();
+    let second = device.refresh(&activated.device_id, None).await.unwrap();
+    assert_eq!((first.sequence, second.sequence), (2, 3));
+    let refreshed = license::verify(
+        &keyring,
+        &second.license,
+        &Expectations {
+            fingerprint: Some("fp-gate-1"),
+            now: None,
+            min_sequence: Some(3),
+        },
+    )
+    .unwrap();
+    assert_eq!(refreshed.payload().sequence, 3);
+
+    // Re-activating the same fingerprint is idempotent: same device, new token.
+    let again = server
+        .anon
+        .activate(&activation(&key, "fp-gate-1"))
+        .await
+        .unwrap();
+    assert_eq!(again.device_id, activated.device_id);
+    assert_ne!(again.device_token, activated.device_token);
+    let old = device
+        .refresh(&activated.device_id, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        old.code(),
+        Some("unauthorized"),
+        "the replaced token no longer works: {old}"
+    );
+    let device = server.anon.with_token(&again.device_token);
+
+    let beat = device
+        .heartbeat(
+            &again.device_id,
+            &HeartbeatRequest {
+                agent_version: Some("0.1.0".into()),
+                metrics: Some(serde_json::json!({"cpu": 0.4})),
+                active_cameras: vec!["entry".into(), "exit".into()],
+                running_modules: vec!["detection.vehicle".into()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(beat.next_heartbeat_in_seconds, 60);
+    let devices = server.admin.devices(&tenant.id).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].running_modules, ["detection.vehicle"]);
+    assert_eq!(devices[0].agent_version.as_deref(), Some("0.1.0"));
+    let cameras: Vec<serde_json::Value> = server
+        .http()
+        .get(format!(
+            "{}/v1/devices/{}/cameras",
+            server.base, again.device_id
+        ))
+        .bearer_auth(&again.device_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cameras.len(), 2);
+
+    // The plan allows one device; a second fingerprint is refused until the first leaves.
+    let refused = server
+        .anon
+        .activate(&activation(&key, "fp-gate-2"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("too_many_devices"), "{refused}");
+    device.deactivate(&again.device_id).await.unwrap();
+    let replacement = server
+        .anon
+        .activate(&activation(&key, "fp-gate-2"))
+        .await
+        .unwrap();
+    assert_ne!(replacement.device_id, again.device_id);
+}
+
+async fn catalogs_are_versioned_and_validated(server: &TestServer) {
+    let text =
+        std::fs::read_to_string(repo().join("examples/catalogs/smart-parking.toml")).unwrap();
+    let same = server
+        .admin
+        .put_catalog("smart-parking", &text)
+        .await
+        .unwrap();
+    assert_eq!(
+        (same.version.as_str(), same.revision),
+        ("2026.11.1", 1),
+        "re-uploading is a no-op"
+    );
+    let changed = text.replace("api_rate_per_minute = 100 }", "api_rate_per_minute = 150 }");
+    let err = server
+        .admin
+        .put_catalog("smart-parking", &changed)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("catalog_version_exists"), "{err}");
+    let bumped = changed.replace("version = \"2026.11.1\"", "version = \"2026.12.1\"");
+    let next = server
+        .admin
+        .put_catalog("smart-parking", &bumped)
+        .await
+        .unwrap();
+    assert_eq!((next.version.as_str(), next.revision), ("2026.12.1", 2));
+
+    let broken = text.replace("extends = \"basic\"", "extends = \"bronze\"");
+    match server
+        .admin
+        .put_catalog("smart-parking", &broken)
+        .await
+        .unwrap_err()
+    {
+        licet_client::ClientError::Api { status, body } => {
+            assert_eq!((status, body.error.code.as_str()), (400, "invalid_catalog"));
+            assert!(
+                body.error
+                    .details
+                    .iter()
+                    .any(|d| d.contains("plans.professional.extends: unknown plan \"bronze\"")),
+                "{body:?}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    let wrong_product = server
+        .admin
+        .put_catalog("gate-control", &text)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_product.code(), Some("invalid_request"));
+
+    // A license names the catalog version it was issued from: now the new one.
+    let (_, subscription) = server.tenant_with("smart-parking", "basic").await;
+    let activated = server
+        .anon
+        .activate(&activation(
+            subscription.license_key.as_ref().unwrap(),
+            "fp",
+        ))
+        .await
+        .unwrap();
+    let (_, payload) = license::inspect(&activated.license).unwrap();
+    assert_eq!(payload.catalog_version, "2026.12.1");
+}
+
+async fn health_metrics_and_openapi(server: &TestServer) {
+    let http = server.http();
+    for path in ["/healthz", "/readyz"] {
+        let response = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let metrics = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("licet_http_responses_total{class=\"2xx\"}"),
+        "{metrics}"
+    );
+    let document: serde_json::Value = http
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["paths"]["/v1/activations"]["post"].is_object());
+    assert!(document["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+async fn fifty_concurrent_activations_against_five_devices(server: &TestServer) {
+    let text = std::fs::read_to_string(repo().join("examples/catalogs/gate-control.toml"))
+        .unwrap()
+        .replace("product = \"gate-control\"", "product = \"fleet-test\"")
+        .replace("max_devices = 3", "max_devices = 5");
+    server.admin.put_catalog("fleet-test", &text).await.unwrap();
+    let (tenant, subscription) = server.tenant_with("fleet-test", "professional").await;
+    let key = subscription.license_key.unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = server.anon.clone();
+            let request = activation(&key, &format!("fp-{i}"));
+            tokio::spawn(async move { client.activate(&request).await })
+        })
+        .collect();
+    let (mut created, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(e) if e.code() == Some("too_many_devices") => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((created, refused), (5, 45));
+    assert_eq!(server.admin.devices(&tenant.id).await.unwrap().len(), 5);
+}
+
+crate::on_both!(
+    activate_refresh_heartbeat_deactivate,
+    catalogs_are_versioned_and_validated,
+    health_metrics_and_openapi,
+    fifty_concurrent_activations_against_five_devices,
+);
