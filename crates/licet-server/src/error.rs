@@ -170,7 +170,10 @@ impl IntoResponse for ApiError {
             },
             verdict,
         };
+        let pair =
+            crate::routes::compat::ErrorPair(body.error.code.clone(), body.error.message.clone());
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(pair);
         if let Some(detail) = internal {
             response.extensions_mut().insert(InternalDetail(detail));
         }

@@ -152,7 +152,7 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
 
 /// The application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalogs, devices, subscriptions, system, tenants};
+    use routes::{catalogs, compat, devices, subscriptions, system, tenants};
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -202,6 +202,20 @@ pub fn router(state: AppState) -> Router {
             get(devices::list_cameras),
         )
         .route("/v1/api-keys", post(tenants::create_api_key))
+        // BrinkByte billing service, for BrinkByte's existing edge code.
+        .route(
+            "/api/v1/licenses/validate",
+            post(compat::brinkbyte_validate),
+        )
+        .route(
+            "/api/v1/entitlements/check",
+            post(compat::brinkbyte_entitlement),
+        )
+        .route("/api/v1/heartbeat", post(compat::brinkbyte_heartbeat))
+        // Foxsight license server, for Foxsight VMS installations.
+        .route("/api/licenses/activate", post(compat::foxsight_activate))
+        .route("/api/licenses/validate", post(compat::foxsight_validate))
+        .route("/api/licenses/heartbeat", post(compat::foxsight_heartbeat))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

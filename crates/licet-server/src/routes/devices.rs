@@ -50,13 +50,49 @@ pub async fn activate(
     State(state): State<AppState>,
     Body(body): Body<ActivationRequest>,
 ) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
-    // A mistyped key is refused before any lookup.
-    let key = LicenseKey::parse(&body.license_key)
-        .map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
-    bounded("fingerprint", &body.fingerprint, 512)?;
-    bounded("name", &body.name, 200)?;
     licet_core::signing::parse_public_key(&body.device_public_key)
         .map_err(|e| ApiError::InvalidRequest(format!("`device_public_key`: {e}")))?;
+    let activated = activate_with(
+        &state,
+        &body.license_key,
+        &body.fingerprint,
+        Some(body.device_public_key.trim().to_owned()),
+        &body.name,
+        body.hardware.unwrap_or(serde_json::Value::Null),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ActivationResponse {
+            device_id: activated.device.id.to_string(),
+            device_token: activated.token,
+            license: activated.license,
+        }),
+    ))
+}
+
+/// A device activated (or re-activated) on a subscription.
+pub(crate) struct Activated {
+    pub device: Device,
+    pub subscription: licet_store::Subscription,
+    pub token: String,
+    pub license: String,
+}
+
+/// Activation, shared by the native route and the products' compatibility routes.
+pub(crate) async fn activate_with(
+    state: &AppState,
+    license_key: &str,
+    fingerprint: &str,
+    public_key: Option<String>,
+    name: &str,
+    hardware: serde_json::Value,
+) -> Result<Activated, ApiError> {
+    // A mistyped key is refused before any lookup.
+    let key =
+        LicenseKey::parse(license_key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+    bounded("fingerprint", fingerprint, 512)?;
+    bounded("name", name, 200)?;
     let subscription = match state.store.find_subscription_by_key(&key.hash()).await {
         Ok(subscription) => subscription,
         Err(StoreError::NotFound) => {
@@ -108,10 +144,10 @@ pub async fn activate(
                 id: device_id,
                 tenant: subscription.tenant.clone(),
                 subscription: subscription.id.clone(),
-                name: body.name.trim().to_owned(),
-                fingerprint: body.fingerprint.clone(),
-                public_key: Some(body.device_public_key.trim().to_owned()),
-                hardware: body.hardware.unwrap_or(serde_json::Value::Null),
+                name: name.trim().to_owned(),
+                fingerprint: fingerprint.to_owned(),
+                public_key,
+                hardware,
                 token: credential,
                 now,
             },
@@ -130,15 +166,13 @@ pub async fn activate(
         }
     };
     bump(&state.metrics.activations);
-    let (license, _) = license_for(&state, &subscription, &device).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ActivationResponse {
-            device_id: device.id.to_string(),
-            device_token: token,
-            license,
-        }),
-    ))
+    let (license, _) = license_for(state, &subscription, &device).await?;
+    Ok(Activated {
+        device,
+        subscription,
+        token,
+        license,
+    })
 }
 
 /// Loads a device the caller may see: admins any, a tenant key its own (with `scope`),

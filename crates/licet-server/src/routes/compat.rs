@@ -1,0 +1,465 @@
+//! Compatibility routes, so the products' existing code can point at Licet unchanged:
+//! BrinkByte's billing service (`/api/v1/…`, tenant API key) and Foxsight's license
+//! server (`/api/licenses/…`, authenticated by the license key).
+//!
+//! Each answers in its product's own shapes, errors included. Decisions come from the
+//! same resolution and snapshot as everything else; this module only translates. The
+//! tenant is always the API key's: a `tenant_id` in a BrinkByte body that differs is
+//! refused, never trusted.
+
+use super::devices::activate_with;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::issuance::{bought, license_for};
+use crate::metrics::bump;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequest, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use licet_client::wire::compat::*;
+use licet_core::amount::Amount;
+use licet_core::ids::{DeviceId, TenantId};
+use licet_core::license_key::LicenseKey;
+use licet_core::snapshot::{Snapshot, Value};
+use licet_core::state::LicenseState;
+use licet_store::{Device, DeviceStatus, Heartbeat, StoreError, Subscription, SubscriptionStatus};
+use time::{Duration, OffsetDateTime};
+
+/// An error in BrinkByte's shape: `{"detail", "code"}`.
+pub struct BrinkbyteFailure(ApiError);
+
+impl<E: Into<ApiError>> From<E> for BrinkbyteFailure {
+    fn from(error: E) -> Self {
+        BrinkbyteFailure(error.into())
+    }
+}
+
+impl IntoResponse for BrinkbyteFailure {
+    fn into_response(self) -> Response {
+        let response = self.0.into_response();
+        translate(response, |code, message| {
+            serde_json::to_value(BrinkbyteError {
+                detail: message,
+                code,
+            })
+            .unwrap_or_default()
+        })
+    }
+}
+
+/// An error in Foxsight's shape: `{"success": false, "error": {"code", "message"}}`.
+pub struct FoxsightFailure(ApiError);
+
+impl<E: Into<ApiError>> From<E> for FoxsightFailure {
+    fn from(error: E) -> Self {
+        FoxsightFailure(error.into())
+    }
+}
+
+impl IntoResponse for FoxsightFailure {
+    fn into_response(self) -> Response {
+        let response = self.0.into_response();
+        translate(response, |code, message| {
+            serde_json::to_value(FoxsightEnvelope::<()> {
+                success: false,
+                data: None,
+                error: Some(FoxsightErrorDetail { code, message }),
+            })
+            .unwrap_or_default()
+        })
+    }
+}
+
+/// Re-shapes an `ApiError` response's body, keeping its status and extensions (so the
+/// logging middleware still sees internal details).
+fn translate(
+    response: Response,
+    shape: impl FnOnce(String, String) -> serde_json::Value,
+) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let error = parts.extensions.remove::<ErrorPair>();
+    let (code, message) = error
+        .map(|e| (e.0, e.1))
+        .unwrap_or_else(|| ("internal".into(), "internal error".into()));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    drop(body);
+    let mut response = (parts.status, Json(shape(code, message))).into_response();
+    *response.extensions_mut() = parts.extensions;
+    response
+}
+
+/// The code and message of an error response, for re-shaping.
+#[derive(Clone, Debug)]
+pub struct ErrorPair(pub String, pub String);
+
+/// The caller of a BrinkByte route; an auth failure answers in BrinkByte's shape.
+pub struct BrinkbyteCaller(Caller);
+
+impl axum::extract::FromRequestParts<AppState> for BrinkbyteCaller {
+    type Rejection = BrinkbyteFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, BrinkbyteFailure> {
+        Ok(BrinkbyteCaller(
+            Caller::from_request_parts(parts, state).await?,
+        ))
+    }
+}
+
+/// A JSON body whose rejection answers in BrinkByte's shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(BrinkbyteFailure))]
+pub struct BrinkbyteBody<T>(pub T);
+
+/// A JSON body whose rejection answers in Foxsight's shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(FoxsightFailure))]
+pub struct FoxsightBody<T>(pub T);
+
+fn count(amount: Amount) -> i64 {
+    match amount {
+        Amount::Finite(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        Amount::Unlimited => -1,
+    }
+}
+
+/// The subscription's entitlements as they stand now on the server.
+struct Standing {
+    snapshot: Snapshot,
+    valid: bool,
+    valid_until: Option<OffsetDateTime>,
+}
+
+async fn standing(state: &AppState, subscription: &Subscription) -> Result<Standing, ApiError> {
+    let catalog = state.catalog(&subscription.product).await?;
+    let resolution = catalog
+        .resolve(&bought(subscription))
+        .map_err(|e| ApiError::Conflict {
+            code: "subscription_invalid",
+            message: format!("the subscription no longer fits the product's catalog: {e}"),
+        })?;
+    let trial_end = match (resolution.trial_days, subscription.trial_started_at) {
+        (Some(days), Some(start)) => Some(start + Duration::days(i64::from(days))),
+        _ => None,
+    };
+    let valid_until = match (subscription.term_ends_at, trial_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let now = state.clock.now();
+    let license_state = match subscription.status {
+        SubscriptionStatus::Suspended => LicenseState::Suspended,
+        SubscriptionStatus::Cancelled => LicenseState::Expired,
+        SubscriptionStatus::Active if valid_until.is_some_and(|end| end <= now) => {
+            LicenseState::Expired
+        }
+        SubscriptionStatus::Active => LicenseState::Active,
+    };
+    Ok(Standing {
+        snapshot: Snapshot::build(
+            &resolution.entitlements,
+            &resolution.degradation,
+            license_state,
+        ),
+        valid: license_state == LicenseState::Active,
+        valid_until,
+    })
+}
+
+fn limit(snapshot: &Snapshot, key: &str) -> i64 {
+    match snapshot.feature(key).map(|f| &f.value) {
+        Some(Value::Amount(amount)) => count(*amount),
+        _ => -1,
+    }
+}
+
+/// The key's tenant; a different `tenant_id` in the body is refused.
+fn brinkbyte_tenant(caller: &Caller, claimed: &str) -> Result<TenantId, ApiError> {
+    let Caller::Tenant { tenant, .. } = caller else {
+        return Err(ApiError::Forbidden(
+            "BrinkByte routes take the tenant's API key (lct_live_…)".into(),
+        ));
+    };
+    if tenant.as_str() != claimed {
+        return Err(ApiError::Forbidden(
+            "tenant_id does not match the API key's tenant; the tenant always comes from the key"
+                .into(),
+        ));
+    }
+    Ok(tenant.clone())
+}
+
+/// BrinkByte billing: is this device's license valid?
+pub async fn brinkbyte_validate(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteValidate>,
+) -> Result<Json<BrinkbyteValidation>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let device = state
+        .store
+        .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
+        .await?;
+    let subscription = state
+        .store
+        .get_subscription(Some(&tenant), &device.subscription)
+        .await?;
+    let standing = standing(&state, &subscription).await?;
+    let valid = standing.valid && device.status == DeviceStatus::Active;
+    Ok(Json(BrinkbyteValidation {
+        is_valid: valid,
+        license_mode: match (valid, subscription.trial) {
+            (false, _) => "inactive",
+            (true, true) => "trial",
+            (true, false) => "paid",
+        }
+        .to_owned(),
+        enabled_growth_packs: subscription
+            .addons
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect(),
+        valid_until: standing.valid_until.map(super::time_text),
+        cameras_allowed: limit(&standing.snapshot, "max_cameras"),
+    }))
+}
+
+/// BrinkByte billing: is a feature enabled for the tenant?
+pub async fn brinkbyte_entitlement(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteEntitlementCheck>,
+) -> Result<Json<BrinkbyteEntitlement>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let key = if body.feature_category.is_empty() {
+        body.feature_name.clone()
+    } else {
+        format!("{}.{}", body.feature_category, body.feature_name)
+    };
+    let mut answer = BrinkbyteEntitlement {
+        is_enabled: false,
+        quota_remaining: 0,
+        valid_until: None,
+    };
+    for subscription in state.store.list_subscriptions(&tenant).await? {
+        let standing = standing(&state, &subscription).await?;
+        let decision = standing.snapshot.check(&key);
+        if decision.allowed {
+            // Server-side counting arrives with usage metering; until then the remaining
+            // quota is the period's allowance.
+            let remaining = match (
+                standing.snapshot.feature(&key).map(|f| f.kind),
+                decision.value,
+            ) {
+                (Some(licet_core::catalog::FeatureKind::Quota), Some(Value::Amount(amount))) => {
+                    count(*amount)
+                }
+                _ => -1,
+            };
+            answer = BrinkbyteEntitlement {
+                is_enabled: true,
+                quota_remaining: remaining,
+                valid_until: standing.valid_until.map(super::time_text),
+            };
+            break;
+        }
+    }
+    Ok(Json(answer))
+}
+
+/// BrinkByte billing: a device heartbeat with its active cameras.
+pub async fn brinkbyte_heartbeat(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteHeartbeat>,
+) -> Result<Json<BrinkbyteHeartbeatAck>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let device = state
+        .store
+        .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
+        .await?;
+    state
+        .store
+        .record_heartbeat(
+            &device.id,
+            &Heartbeat {
+                agent_version: None,
+                metrics: serde_json::json!({"management_tier": body.management_tier}),
+                running_modules: device.running_modules.clone(),
+                active_cameras: body.active_camera_ids,
+                now: Some(state.clock.now()),
+            },
+        )
+        .await?;
+    bump(&state.metrics.heartbeats);
+    Ok(Json(BrinkbyteHeartbeatAck {
+        status: "ok".into(),
+        next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
+    }))
+}
+
+async fn foxsight_license(
+    state: &AppState,
+    subscription: &Subscription,
+    key: &str,
+    armored: String,
+) -> Result<FoxsightLicense, ApiError> {
+    let standing = standing(state, subscription).await?;
+    let mut enabled: Vec<String> = standing
+        .snapshot
+        .features()
+        .filter(|(_, f)| f.allowed && f.kind == licet_core::catalog::FeatureKind::Boolean)
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    enabled.sort();
+    Ok(FoxsightLicense {
+        license_key: key.to_owned(),
+        signature: armored,
+        enabled_features: enabled,
+        status: subscription.status.as_str().to_owned(),
+        tier: subscription.plan.to_string(),
+        expires_at: standing
+            .valid_until
+            .map(super::time_text)
+            .unwrap_or_else(|| "never".to_owned()),
+        max_cameras: limit(&standing.snapshot, "max_cameras"),
+        max_users: limit(&standing.snapshot, "max_users"),
+    })
+}
+
+/// Foxsight: activate an installation with its license key and hardware id.
+pub async fn foxsight_activate(
+    State(state): State<AppState>,
+    FoxsightBody(body): FoxsightBody<FoxsightActivate>,
+) -> Result<(StatusCode, Json<FoxsightEnvelope<FoxsightActivated>>), FoxsightFailure> {
+    let name = body
+        .installation_id
+        .clone()
+        .unwrap_or_else(|| body.hardware_id.clone());
+    let activated = activate_with(
+        &state,
+        &body.license_key,
+        &body.hardware_id,
+        None,
+        &name,
+        serde_json::json!({"installation_id": body.installation_id}),
+    )
+    .await?;
+    let key = LicenseKey::parse(&body.license_key)
+        .map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+    let license = foxsight_license(
+        &state,
+        &activated.subscription,
+        key.as_str(),
+        activated.license,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FoxsightEnvelope {
+            success: true,
+            data: Some(FoxsightActivated { license }),
+            error: None,
+        }),
+    ))
+}
+
+/// The subscription and active device a Foxsight key + hardware id name.
+async fn foxsight_device(
+    state: &AppState,
+    key: &str,
+    hardware_id: &str,
+) -> Result<(Subscription, Option<Device>, LicenseKey), ApiError> {
+    let key = LicenseKey::parse(key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+    let subscription = match state.store.find_subscription_by_key(&key.hash()).await {
+        Ok(subscription) => subscription,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::InvalidLicenseKey(
+                "no subscription has this license key".into(),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let device = state
+        .store
+        .list_devices(&subscription.tenant)
+        .await?
+        .into_iter()
+        .find(|d| {
+            d.subscription == subscription.id
+                && d.fingerprint == hardware_id
+                && d.status == DeviceStatus::Active
+        });
+    Ok((subscription, device, key))
+}
+
+/// Foxsight: is the license valid for this hardware? A valid answer carries a freshly
+/// signed license.
+pub async fn foxsight_validate(
+    State(state): State<AppState>,
+    FoxsightBody(body): FoxsightBody<FoxsightValidate>,
+) -> Result<Json<FoxsightEnvelope<FoxsightValidation>>, FoxsightFailure> {
+    let (subscription, device, key) =
+        foxsight_device(&state, &body.license_key, &body.hardware_id).await?;
+    let validation = match device {
+        Some(device) if subscription.status == SubscriptionStatus::Active => {
+            let (armored, _) = license_for(&state, &subscription, &device).await?;
+            let license = foxsight_license(&state, &subscription, key.as_str(), armored).await?;
+            FoxsightValidation {
+                is_valid: true,
+                license: Some(license),
+                grace_period_active: false,
+            }
+        }
+        _ => FoxsightValidation {
+            is_valid: false,
+            license: None,
+            grace_period_active: false,
+        },
+    };
+    Ok(Json(FoxsightEnvelope {
+        success: true,
+        data: Some(validation),
+        error: None,
+    }))
+}
+
+/// Foxsight: the 4-hourly heartbeat with cameras in use, users active, storage used.
+pub async fn foxsight_heartbeat(
+    State(state): State<AppState>,
+    FoxsightBody(body): FoxsightBody<FoxsightValidate>,
+) -> Result<Json<FoxsightEnvelope<FoxsightHeartbeatAck>>, FoxsightFailure> {
+    let (_, device, _) = foxsight_device(&state, &body.license_key, &body.hardware_id).await?;
+    let device = device.ok_or_else(|| {
+        ApiError::NotFound("this hardware id is not activated on this license key".into())
+    })?;
+    state
+        .store
+        .record_heartbeat(
+            &device.id,
+            &Heartbeat {
+                agent_version: None,
+                metrics: serde_json::json!({
+                    "cameras_in_use": body.cameras_in_use,
+                    "users_active": body.users_active,
+                    "storage_used": body.storage_used,
+                }),
+                running_modules: vec![],
+                active_cameras: vec![],
+                now: Some(state.clock.now()),
+            },
+        )
+        .await?;
+    bump(&state.metrics.heartbeats);
+    Ok(Json(FoxsightEnvelope {
+        success: true,
+        data: Some(FoxsightHeartbeatAck {
+            status: "ok".into(),
+            next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
+        }),
+        error: None,
+    }))
+}

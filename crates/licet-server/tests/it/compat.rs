@@ -1,0 +1,307 @@
+//! The products' own license-service routes answer in their exact shapes.
+
+use crate::support::{TestServer, activation};
+use licet_client::wire::{AddonQuantity, ApiKeyCreate, SubscriptionCreate};
+use serde_json::{Value, json};
+
+async fn post(server: &TestServer, token: Option<&str>, path: &str, body: Value) -> (u16, Value) {
+    let mut request = server
+        .http()
+        .post(format!("{}{path}", server.base))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    keys
+}
+
+async fn brinkbyte_billing_routes(server: &TestServer) {
+    let tenant = server
+        .admin
+        .create_tenant("BrinkByte customer")
+        .await
+        .unwrap();
+    let subscription = server
+        .admin
+        .create_subscription(
+            &tenant.id,
+            &SubscriptionCreate {
+                product_id: "brinkbyte-vision".into(),
+                plan: "base".into(),
+                addons: vec![AddonQuantity {
+                    id: "advanced_analytics".into(),
+                    quantity: 2,
+                }],
+                trial: false,
+                modules: None,
+                term_days: Some(30),
+            },
+        )
+        .await
+        .unwrap();
+    let device = server
+        .anon
+        .activate(&activation(
+            subscription.license_key.as_ref().unwrap(),
+            "bb-1",
+        ))
+        .await
+        .unwrap();
+    let key = server
+        .admin
+        .create_api_key(&ApiKeyCreate {
+            tenant_id: tenant.id.clone(),
+            scopes: vec!["devices:read".into()],
+            expires_in_days: None,
+        })
+        .await
+        .unwrap()
+        .key;
+
+    let (status, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/licenses/validate",
+        json!({"camera_id": "cam-1", "tenant_id": tenant.id, "device_id": device.device_id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        keys(&body),
+        [
+            "cameras_allowed",
+            "enabled_growth_packs",
+            "is_valid",
+            "license_mode",
+            "valid_until"
+        ]
+    );
+    assert_eq!(body["is_valid"], true);
+    assert_eq!(body["license_mode"], "paid");
+    assert_eq!(body["enabled_growth_packs"], json!(["advanced_analytics"]));
+    assert_eq!(
+        body["cameras_allowed"], -1,
+        "base has unlimited cameras: -1"
+    );
+    assert!(body["valid_until"].as_str().unwrap().starts_with("20"));
+
+    let check = |category: &str, name: &str| json!({"tenant_id": tenant.id, "feature_category": category, "feature_name": name});
+    let (_, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/entitlements/check",
+        check("analytics", "heatmap"),
+    )
+    .await;
+    assert_eq!(
+        keys(&body),
+        ["is_enabled", "quota_remaining", "valid_until"]
+    );
+    assert_eq!(
+        (body["is_enabled"].clone(), body["quota_remaining"].clone()),
+        (json!(true), json!(-1))
+    );
+    let (_, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/entitlements/check",
+        check("", "api_calls"),
+    )
+    .await;
+    assert_eq!(
+        (body["is_enabled"].clone(), body["quota_remaining"].clone()),
+        (json!(true), json!(50000))
+    );
+    let (_, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/entitlements/check",
+        check("alerts", "sms"),
+    )
+    .await;
+    assert_eq!(body["is_enabled"], false, "SMS needs API Integration");
+
+    let (status, body) = post(server, Some(&key), "/api/v1/heartbeat",
+        json!({"device_id": device.device_id, "tenant_id": tenant.id, "active_camera_ids": ["cam-1", "cam-2"], "management_tier": "standard"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "ok", "next_heartbeat_in_seconds": 60})
+    );
+
+    // The tenant comes from the key: another tenant_id in the body is refused, not trusted.
+    let (status, body) = post(server, Some(&key), "/api/v1/licenses/validate",
+        json!({"camera_id": "cam-1", "tenant_id": "ten_someone_else", "device_id": device.device_id})).await;
+    assert_eq!(status, 403);
+    assert_eq!(keys(&body), ["code", "detail"]);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the API key's tenant"),
+        "{body}"
+    );
+    // BrinkByte's error shape for missing auth and malformed bodies too.
+    let (status, body) = post(server, None, "/api/v1/heartbeat", json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
+    let (status, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/heartbeat",
+        json!({"device_id": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, keys(&body)),
+        (400, vec!["code", "detail"]),
+        "{body}"
+    );
+    // Suspension shows at once.
+    server
+        .admin
+        .subscription_action(&subscription.id, "suspend")
+        .await
+        .unwrap();
+    let (_, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/licenses/validate",
+        json!({"camera_id": "cam-1", "tenant_id": tenant.id, "device_id": device.device_id}),
+    )
+    .await;
+    assert_eq!(
+        (body["is_valid"].clone(), body["license_mode"].clone()),
+        (json!(false), json!("inactive"))
+    );
+}
+
+async fn foxsight_license_server_routes(server: &TestServer) {
+    let (_, subscription) = server.tenant_with("foxsight-vms", "professional").await;
+    let key = subscription.license_key.unwrap();
+    let (status, body) = post(server, None, "/api/licenses/activate",
+        json!({"licenseKey": key, "hardwareId": "HW-1234", "installationId": "vms-main", "version": "5.2"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["success"], true);
+    let license = &body["data"]["license"];
+    assert_eq!(
+        keys(license),
+        [
+            "enabledFeatures",
+            "expiresAt",
+            "licenseKey",
+            "maxCameras",
+            "maxUsers",
+            "signature",
+            "status",
+            "tier"
+        ]
+    );
+    assert_eq!(license["licenseKey"], key);
+    assert_eq!(license["status"], "active");
+    assert_eq!(license["tier"], "professional");
+    assert_eq!(
+        (license["maxCameras"].clone(), license["maxUsers"].clone()),
+        (json!(64), json!(25))
+    );
+    let features: Vec<&str> = license["enabledFeatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        features.contains(&"module.live_view") && features.contains(&"module.map_view"),
+        "{features:?}"
+    );
+    assert!(
+        !features.contains(&"module.analytics_advanced"),
+        "{features:?}"
+    );
+    assert!(
+        license["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN LICET LICENSE-----")
+    );
+
+    let (status, body) = post(
+        server,
+        None,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "hardwareId": "HW-1234"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        keys(&body["data"]),
+        ["gracePeriodActive", "isValid", "license"]
+    );
+    assert_eq!(
+        (
+            body["data"]["isValid"].clone(),
+            body["data"]["gracePeriodActive"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    let (_, body) = post(
+        server,
+        None,
+        "/api/licenses/validate",
+        json!({"licenseKey": key, "hardwareId": "HW-other"}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["isValid"], false,
+        "another machine's hardware id is not valid"
+    );
+
+    let (status, body) = post(server, None, "/api/licenses/heartbeat",
+        json!({"licenseKey": key, "hardwareId": "HW-1234", "camerasInUse": 12, "usersActive": 3, "storageUsed": 123456})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "ok");
+
+    // Foxsight's error shape.
+    let (status, body) = post(
+        server,
+        None,
+        "/api/licenses/activate",
+        json!({"licenseKey": "LCT-00000-00000-00000-00001", "hardwareId": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["code"], "invalid_license_key");
+    let (status, body) = post(
+        server,
+        None,
+        "/api/licenses/validate",
+        json!({"hardwareId": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["success"].clone(),
+            body["error"]["code"].clone()
+        ),
+        (400, json!(false), json!("invalid_request"))
+    );
+}
+
+crate::on_both!(brinkbyte_billing_routes, foxsight_license_server_routes);
