@@ -6,6 +6,7 @@
 mod catalog;
 mod license;
 mod plan;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,256 @@
+//! `licet server` as real processes: zero-setup start on SQLite, `init` for scripts,
+//! SIGTERM, and two processes on one PostgreSQL behaving as one server.
+
+use crate::{licet, path, repo, stderr, stdout};
+use licet_client::Client;
+use licet_client::wire::SubscriptionCreate;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `licet server`; killed if the test fails before stopping it.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &Path, database_url: Option<&str>) -> (Running, Vec<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_licet"));
+    command
+        .args([
+            "server",
+            "--data-dir",
+            path(data_dir),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--catalog-dir", path(&repo().join("examples/catalogs"))])
+        .env_remove("LICET_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        command.env("LICET_DATABASE_URL", url);
+    }
+    let mut child = command.spawn().expect("spawn licet server");
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    // The server prints its address once it listens; nothing to wait for but that line.
+    let base = loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read stdout") == 0 {
+            panic!("licet server exited before listening; printed: {lines:?}");
+        }
+        let line = line.trim().to_owned();
+        lines.push(line.clone());
+        if let Some(rest) = line.strip_prefix("licet server listening on ") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    (Running { child, base }, lines)
+}
+
+fn terminate(mut running: Running) -> i32 {
+    let pid = running.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    running.child.wait().unwrap().code().expect("exit code")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn starts_on_sqlite_with_nothing_else_prints_the_token_once_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("licet-data");
+    let (server, lines) = start(&data, None);
+    assert_eq!(
+        lines[0],
+        "Bootstrap admin token (shown once; store it now):"
+    );
+    let token = lines[1].clone();
+    assert!(token.starts_with("lct_admin_"), "{lines:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("signing.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let tenants = runtime()
+        .block_on(Client::new(&server.base).with_token(&token).tenants())
+        .unwrap();
+    assert!(tenants.is_empty());
+    assert_eq!(terminate(server), 0, "a clean exit on SIGTERM");
+
+    // A second start on the same data reuses the key and does not print a token again.
+    let (server, lines) = start(&data, None);
+    assert!(
+        lines[0].starts_with("licet server listening on"),
+        "{lines:?}"
+    );
+    assert_eq!(terminate(server), 0);
+}
+
+#[test]
+fn init_prints_the_admin_token_as_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = licet(["server", "init", "--data-dir", path(&data)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines().last().unwrap().starts_with("lct_admin_"),
+        "{text}"
+    );
+    assert!(data.join("signing.key").exists() && data.join("licet.db").exists());
+    let again = licet(["server", "init", "--data-dir", path(&data)]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("shown only once"),
+        "{}",
+        stderr(&again)
+    );
+    let config = licet([
+        "server",
+        "print-config",
+        "--data-dir",
+        path(&data),
+        "--database-url",
+        "postgres://u:secret@h/db",
+    ]);
+    assert!(
+        stdout(&config).contains("database_url = \"[redacted]\""),
+        "{}",
+        stdout(&config)
+    );
+    assert!(!stdout(&config).contains("secret"));
+}
+
+/// The PostgreSQL URL in a fresh schema, or `None` outside CI when unset.
+fn postgres() -> Option<String> {
+    use sqlx::Connection as _;
+    let url = match std::env::var("LICET_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but LICET_TEST_POSTGRES_URL is not set")
+        }
+        _ => return None,
+    };
+    let schema = format!("licet_test_procs_{}", std::process::id());
+    runtime().block_on(async {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options[search_path]={schema}"))
+}
+
+#[test]
+fn two_server_processes_on_one_postgres_behave_as_one() {
+    let Some(url) = postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shared");
+    let init = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["server", "init", "--data-dir", path(&data)])
+        .env("LICET_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = stdout(&init).lines().last().unwrap().to_owned();
+    // Both processes start at once over the same database and catalogs.
+    let (a, _) = start(&data, Some(&url));
+    let (b, _) = start(&data, Some(&url));
+    let rt = runtime();
+    rt.block_on(async {
+        let admin_a = Client::new(&a.base).with_token(&token);
+        let tenant = admin_a.create_tenant("Fleet").await.unwrap();
+        let subscription = admin_a
+            .create_subscription(
+                &tenant.id,
+                &SubscriptionCreate {
+                    product_id: "gate-control".into(),
+                    plan: "professional".into(),
+                    addons: vec![],
+                    trial: false,
+                    modules: None,
+                    term_days: None,
+                },
+            )
+            .await
+            .unwrap();
+        // Created through A, activated through B.
+        let activated = Client::new(&b.base)
+            .activate(&licet_client::wire::ActivationRequest {
+                license_key: subscription.license_key.unwrap(),
+                fingerprint: "fleet-box-1".into(),
+                device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=".into(),
+                name: "box 1".into(),
+                hardware: None,
+            })
+            .await
+            .unwrap();
+        let mut last = 1;
+        for round in 0..6 {
+            let base = if round % 2 == 0 { &a.base } else { &b.base };
+            let refreshed = Client::new(base)
+                .with_token(&activated.device_token)
+                .refresh(&activated.device_id, None)
+                .await
+                .unwrap();
+            assert!(
+                refreshed.sequence > last,
+                "sequence {} after {last}",
+                refreshed.sequence
+            );
+            last = refreshed.sequence;
+        }
+        assert_eq!(last, 7);
+        // Both processes sign with the same key and list it once.
+        let keys_a = Client::new(&a.base).signing_keys().await.unwrap();
+        assert_eq!(keys_a, Client::new(&b.base).signing_keys().await.unwrap());
+        assert_eq!(keys_a.len(), 1);
+    });
+    assert_eq!(terminate(a), 0);
+    assert_eq!(terminate(b), 0);
+    drop_schema(&url);
+}
+
+fn drop_schema(url: &str) {
+    use sqlx::Connection as _;
+    let (base, schema) = url.split_once("options[search_path]=").unwrap();
+    let base = base.trim_end_matches(['?', '&']);
+    runtime().block_on(async {
+        let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+}
