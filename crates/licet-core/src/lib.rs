@@ -29,3 +29,13 @@ pub mod planning;
 pub mod snapshot;
 pub mod state;
 pub mod verdict;
+
+/// `at + by`, saturating at the ends of the representable range instead of panicking:
+/// a term of "100000 years" must not bring down a server or an agent.
+pub fn time_after(at: time::OffsetDateTime, by: time::Duration) -> time::OffsetDateTime {
+    at.checked_add(by).unwrap_or(if by.is_negative() {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
+}

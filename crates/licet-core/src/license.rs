@@ -169,14 +169,17 @@ pub fn issue(request: &IssueRequest<'_>, key: &SigningKey) -> Result<SignedLicen
         TrialInfo {
             days,
             started_at,
-            ends_at: started_at + Duration::days(i64::from(days)),
+            ends_at: crate::time_after(started_at, Duration::days(i64::from(days))),
         }
     });
     let expires_at = match (&request.term_ends_at, &trial) {
         (Some(end), Some(trial)) => (*end).min(trial.ends_at),
         (Some(end), None) => *end,
         (None, Some(trial)) => trial.ends_at,
-        (None, None) => issued_at + Duration::days(i64::from(resolution.lease.term_days)),
+        (None, None) => crate::time_after(
+            issued_at,
+            Duration::days(i64::from(resolution.lease.term_days)),
+        ),
     };
     let refresh = request
         .refresh
@@ -201,8 +204,8 @@ pub fn issue(request: &IssueRequest<'_>, key: &SigningKey) -> Result<SignedLicen
         issued_at,
         not_before: issued_at,
         expires_at,
-        refresh_after: issued_at + refresh,
-        offline_grace_until: issued_at + grace,
+        refresh_after: crate::time_after(issued_at, refresh),
+        offline_grace_until: crate::time_after(issued_at, grace),
         sequence: request.sequence,
         degradation: resolution.degradation,
     };
@@ -324,7 +327,7 @@ pub fn verify(
         }
     }
     if let Some(now) = expect.now {
-        if now + NOT_BEFORE_SKEW < payload.not_before {
+        if crate::time_after(now, NOT_BEFORE_SKEW) < payload.not_before {
             return Err(LicenseError::NotYetValid {
                 not_before: crate::time_text(payload.not_before),
             });

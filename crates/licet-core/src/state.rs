@@ -171,8 +171,8 @@ pub fn evaluate(input: &StateInput<'_>) -> StateReport {
         Some(refresh) if refresh > license.issued_at => refresh.min(effective_now),
         _ => license.issued_at,
     };
-    let refresh_due_at = anchor + license.refresh_interval();
-    let degrades_at = anchor + license.grace_period();
+    let refresh_due_at = crate::time_after(anchor, license.refresh_interval());
+    let degrades_at = crate::time_after(anchor, license.grace_period());
     let expires_at = license.expires_at;
 
     let state = match input.verdict {

@@ -56,6 +56,9 @@ impl fmt::Display for CatalogErrors {
     }
 }
 
+/// The longest term, trial or grace a catalog may set, in days (100 years).
+const MAX_DAYS: u32 = 36_500;
+
 pub(super) fn load(text: &str, file: &str) -> Result<CatalogSpec, CatalogErrors> {
     let mut checker = Checker {
         file: file.to_owned(),
@@ -216,6 +219,16 @@ impl Checker {
             );
         }
         let lease = spec.lease;
+        if lease.term_days > MAX_DAYS || lease.grace_hours > MAX_DAYS * 24 {
+            self.report(
+                "lease".into(),
+                format!(
+                    "a term of {} days or a grace of {} hours is beyond 100 years",
+                    lease.term_days, lease.grace_hours
+                ),
+                "use at most 36500 days and 876000 hours",
+            );
+        }
         if lease.refresh_hours == 0 || lease.grace_hours < lease.refresh_hours {
             self.report(
                 "lease".into(),
@@ -392,6 +405,13 @@ impl Checker {
             }
             if let Some(trial) = &plan.trial {
                 let trial_path = format!("{path}.trial");
+                if trial.days > MAX_DAYS {
+                    self.report(
+                        format!("{trial_path}.days"),
+                        format!("a trial of {} days is beyond 100 years", trial.days),
+                        "use at most 36500 days",
+                    );
+                }
                 if trial.days == 0 {
                     self.report(
                         format!("{trial_path}.days"),

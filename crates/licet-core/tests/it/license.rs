@@ -208,3 +208,27 @@ fn public_keys_round_trip_in_text_form() {
     assert!(parse_public_key("rsa:abc").is_err());
     assert!(parse_public_key("ed25519:AAAA").is_err());
 }
+
+#[test]
+fn absurd_terms_saturate_instead_of_panicking() {
+    let catalog = example("gate-control");
+    let signed = license::issue(
+        &IssueRequest {
+            catalog: &catalog,
+            subscription: &Subscription::plan("basic"),
+            license_id: LicenseId::new("lic_far"),
+            tenant: TenantId::new("acme"),
+            device: DeviceId::new("gate-1"),
+            fingerprint: "fp",
+            issued_at: T0,
+            term_ends_at: None,
+            trial_started_at: None,
+            sequence: 1,
+            grace: Some(Duration::days(i64::from(u32::MAX))),
+            refresh: Some(Duration::days(i64::from(u32::MAX))),
+        },
+        &key(1),
+    )
+    .unwrap();
+    assert!(signed.payload.offline_grace_until > T0 + Duration::days(365 * 1000));
+}

@@ -15,8 +15,11 @@ use licet_store::{ConflictKind, StoreError};
 /// `licet catalog check`; a published version never changes.
 #[utoipa::path(put, path = "/v1/products/{product_id}/catalog", tag = "catalogs",
     params(("product_id" = String, Path, description = "Product id, as in the catalog's `product`")),
-    request_body(content = String, content_type = "application/toml", description = "The catalog file"),
-    responses((status = 200, body = CatalogUploaded), (status = 400, body = ErrorBody),
+    request_body(description = "The catalog file (TOML)", content(
+        (String = "application/toml"),
+        (String = "text/plain"),
+    )),
+    responses((status = 404, body = ErrorBody), (status = 200, body = CatalogUploaded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_catalog(
@@ -64,7 +67,7 @@ pub async fn put_catalog(
 
 /// Every product with its current catalog version.
 #[utoipa::path(get, path = "/v1/products", tag = "catalogs",
-    responses((status = 200, body = Vec<ProductView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<ProductView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_products(
     State(state): State<AppState>,

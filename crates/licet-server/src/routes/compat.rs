@@ -142,7 +142,10 @@ async fn standing(state: &AppState, subscription: &Subscription) -> Result<Stand
             message: format!("the subscription no longer fits the product's catalog: {e}"),
         })?;
     let trial_end = match (resolution.trial_days, subscription.trial_started_at) {
-        (Some(days), Some(start)) => Some(start + Duration::days(i64::from(days))),
+        (Some(days), Some(start)) => Some(licet_core::time_after(
+            start,
+            Duration::days(i64::from(days)),
+        )),
         _ => None,
     };
     let valid_until = match (subscription.term_ends_at, trial_end) {

@@ -258,7 +258,7 @@ pub async fn refresh(
 /// A device's heartbeat: metrics, active cameras, running modules, agent version.
 #[utoipa::path(post, path = "/v1/devices/{device_id}/heartbeat", tag = "devices", params(("device_id" = String, Path)),
     request_body = HeartbeatRequest,
-    responses((status = 200, body = HeartbeatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 403, body = ErrorBody), (status = 200, body = HeartbeatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn heartbeat(
@@ -305,7 +305,7 @@ pub async fn heartbeat(
 /// Deactivates a device, freeing its slot (the device itself, an admin, or the tenant
 /// with `devices:write`).
 #[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
-    responses((status = 204, description = "Deactivated"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 204, description = "Deactivated"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn deactivate(
     State(state): State<AppState>,
@@ -322,7 +322,7 @@ pub async fn deactivate(
 
 /// One device.
 #[utoipa::path(get, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
-    responses((status = 200, body = DeviceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = DeviceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_device(
     State(state): State<AppState>,
@@ -336,7 +336,7 @@ pub async fn get_device(
 
 /// A tenant's devices.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/devices", tag = "devices", params(("tenant_id" = String, Path)),
-    responses((status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_devices(
     State(state): State<AppState>,
@@ -358,7 +358,7 @@ pub async fn list_devices(
 
 /// Cameras seen on a device.
 #[utoipa::path(get, path = "/v1/devices/{device_id}/cameras", tag = "devices", params(("device_id" = String, Path)),
-    responses((status = 200, body = Vec<CameraView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<CameraView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_cameras(
     State(state): State<AppState>,

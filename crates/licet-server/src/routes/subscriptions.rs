@@ -18,6 +18,9 @@ use licet_core::resolve::AddonGrant;
 use licet_store::{ConflictKind, StoreError, Subscription, SubscriptionId, SubscriptionStatus};
 use time::Duration;
 
+/// The longest term or key lifetime accepted, in days (100 years).
+pub(crate) const MAX_DAYS: u32 = 36_500;
+
 pub(crate) fn view(subscription: &Subscription, license_key: Option<String>) -> SubscriptionView {
     SubscriptionView {
         id: subscription.id.to_string(),
@@ -75,6 +78,14 @@ pub async fn create_subscription(
     Id(tenant_id): Id<String>,
     Body(body): Body<SubscriptionCreate>,
 ) -> Result<(StatusCode, Json<SubscriptionView>), ApiError> {
+    if body
+        .term_days
+        .is_some_and(|days| !(1..=MAX_DAYS).contains(&days))
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`term_days` must be between 1 and {MAX_DAYS}"
+        )));
+    }
     let tenant = TenantId::new(tenant_id);
     state.store.get_tenant(&tenant).await?;
     let now = state.clock.now();
@@ -96,7 +107,7 @@ pub async fn create_subscription(
         trial_started_at: body.trial.then_some(now),
         term_ends_at: body
             .term_days
-            .map(|days| now + Duration::days(i64::from(days))),
+            .map(|days| licet_core::time_after(now, Duration::days(i64::from(days)))),
         created_at: now,
         updated_at: now,
     };
@@ -120,7 +131,7 @@ pub async fn create_subscription(
 /// A tenant's subscriptions.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/subscriptions", tag = "subscriptions",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = Vec<SubscriptionView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<SubscriptionView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
@@ -149,7 +160,7 @@ async fn load(
 
 /// One subscription.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_subscription(
     State(state): State<AppState>,
@@ -213,7 +224,7 @@ async fn set_status(
 
 /// Suspends a subscription: its devices get a signed verdict at their next refresh.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/suspend", tag = "subscriptions", params(("id" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn suspend(
@@ -226,7 +237,7 @@ pub async fn suspend(
 
 /// Resumes a suspended subscription.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions", params(("id" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn resume(
@@ -239,7 +250,7 @@ pub async fn resume(
 
 /// Cancels a subscription for good.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/cancel", tag = "subscriptions", params(("id" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn cancel(

@@ -22,7 +22,7 @@ fn view(tenant: Tenant) -> TenantView {
 
 /// Creates a tenant (a vendor's customer).
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
-    responses((status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 404, body = ErrorBody), (status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_tenant(
@@ -42,7 +42,7 @@ pub async fn create_tenant(
 
 /// Every tenant.
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
-    responses((status = 200, body = Vec<TenantView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<TenantView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_tenants(
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn list_tenants(
 /// One tenant (admins, or the tenant's own key).
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}", tag = "tenants",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = TenantView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = TenantView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_tenant(
     State(state): State<AppState>,
@@ -100,12 +100,21 @@ pub async fn create_api_key(
             SCOPES.join(", ")
         )));
     }
+    if body
+        .expires_in_days
+        .is_some_and(|days| days > super::subscriptions::MAX_DAYS)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`expires_in_days` must be at most {}",
+            super::subscriptions::MAX_DAYS
+        )));
+    }
     let tenant = TenantId::new(&body.tenant_id);
     state.store.get_tenant(&tenant).await?;
     let now = state.clock.now();
     let expires_at = body
         .expires_in_days
-        .map(|days| now + Duration::days(i64::from(days)));
+        .map(|days| licet_core::time_after(now, Duration::days(i64::from(days))));
     let (key, credential) = mint(
         CredentialKind::Tenant,
         Some(&tenant),

@@ -34,7 +34,7 @@ pub fn issue(args: &IssueArgs) -> Result<ExitCode> {
         issued_at,
         term_ends_at: args
             .days
-            .map(|days| issued_at + Duration::days(i64::from(days))),
+            .map(|days| licet_core::time_after(issued_at, Duration::days(i64::from(days)))),
         trial_started_at: None,
         sequence: args.sequence,
         grace: args.grace_hours.map(|h| Duration::hours(i64::from(h))),
