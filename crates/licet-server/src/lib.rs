@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/signing-keys", get(system::signing_keys))
+        .route("/v1/signing-keys/{key_id}", get(system::signing_key))
         .route("/v1/products", get(catalogs::list_products))
         .route(
             "/v1/products/{product_id}/catalog",

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::system::readyz,
         crate::routes::system::metrics,
         crate::routes::system::signing_keys,
+        crate::routes::system::signing_key,
         crate::routes::catalogs::put_catalog,
         crate::routes::catalogs::list_products,
         crate::routes::tenants::create_tenant,

@@ -36,28 +36,35 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The current catalog of a product.
+    /// The current catalog of a product. Only the revision number is read on a cache
+    /// hit; the text is fetched and parsed once per revision.
     pub async fn catalog(&self, product: &ProductId) -> Result<Arc<Catalog>, ApiError> {
-        let record = match self.store.latest_catalog(product).await {
-            Ok(record) => record,
-            Err(StoreError::NotFound) => {
-                return Err(ApiError::NotFound(format!(
-                    "no catalog for product {product}; upload one with PUT /v1/products/{product}/catalog"
-                )));
-            }
+        let missing = || {
+            ApiError::NotFound(format!(
+                "no catalog for product {product}; upload one with PUT /v1/products/{product}/catalog"
+            ))
+        };
+        let revision = match self.store.latest_catalog_revision(product).await {
+            Ok(revision) => revision,
+            Err(StoreError::NotFound) => return Err(missing()),
             Err(other) => return Err(other.into()),
         };
-        let key = (product.clone(), record.revision);
+        let key = (product.clone(), revision);
         if let Some(catalog) = self.catalogs.read().map_err(ApiError::internal)?.get(&key) {
             return Ok(catalog.clone());
         }
+        let record = match self.store.latest_catalog(product).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => return Err(missing()),
+            Err(other) => return Err(other.into()),
+        };
         let catalog = Catalog::from_toml(&record.source, &format!("{product}.toml"))
             .map(Arc::new)
             .map_err(|e| ApiError::internal(format!("stored catalog no longer validates: {e}")))?;
         self.catalogs
             .write()
             .map_err(ApiError::internal)?
-            .insert(key, catalog.clone());
+            .insert((product.clone(), record.revision), catalog.clone());
         Ok(catalog)
     }
 }

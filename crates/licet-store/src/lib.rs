@@ -57,6 +57,10 @@ pub trait Store: Send + Sync + 'static {
     /// The newest catalog version of a product.
     async fn latest_catalog(&self, product: &ProductId) -> Result<CatalogRecord, StoreError>;
 
+    /// The newest revision number of a product's catalog, without its text: what a
+    /// caller with a cache of parsed catalogs needs on every request.
+    async fn latest_catalog_revision(&self, product: &ProductId) -> Result<i64, StoreError>;
+
     /// The newest catalog of every product.
     async fn list_products(&self) -> Result<Vec<CatalogRecord>, StoreError>;
 

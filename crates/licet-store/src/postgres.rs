@@ -179,6 +179,15 @@ impl Store for PgStore {
         Ok(row.into())
     }
 
+    async fn latest_catalog_revision(&self, product: &ProductId) -> Result<i64, StoreError> {
+        let revision: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(revision) FROM catalogs WHERE product_id = $1")
+                .bind(product.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        revision.ok_or(StoreError::NotFound)
+    }
+
     async fn list_products(&self) -> Result<Vec<CatalogRecord>, StoreError> {
         let rows: Vec<CatalogRow> = sqlx::query_as(
             "SELECT c.product_id, c.version, c.revision, c.source, c.created_at FROM catalogs c \

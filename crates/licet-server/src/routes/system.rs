@@ -56,3 +56,27 @@ pub async fn signing_keys(
             .collect(),
     ))
 }
+
+/// One signing public key by its key id.
+#[utoipa::path(get, path = "/v1/signing-keys/{key_id}", tag = "system",
+    params(("key_id" = String, Path, description = "Key id: 16 hex digits")),
+    responses((status = 200, body = SigningKeyView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn signing_key(
+    State(state): State<AppState>,
+    super::Id(key_id): super::Id<String>,
+) -> Result<Json<SigningKeyView>, ApiError> {
+    let keys = state.store.list_signing_keys().await?;
+    keys.into_iter()
+        .find(|k| k.key_id == key_id)
+        .map(|k| {
+            Json(SigningKeyView {
+                key_id: k.key_id,
+                public_key: k.public_key,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no signing key with id {key_id:?}; GET /v1/signing-keys lists them"
+            ))
+        })
+}

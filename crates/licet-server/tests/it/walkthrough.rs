@@ -11,7 +11,25 @@ async fn keyring(server: &TestServer) -> Keyring {
     for key in server.anon.signing_keys().await.unwrap() {
         let id = keyring.add(parse_public_key(&key.public_key).unwrap());
         assert_eq!(id.as_str(), key.key_id);
+        // Also by key id, without credentials: agents fetch the key a license names.
+        let one: licet_client::wire::SigningKeyView = server
+            .http()
+            .get(format!("{}/v1/signing-keys/{}", server.base, key.key_id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(one, key);
     }
+    let missing = server
+        .http()
+        .get(format!("{}/v1/signing-keys/0000000000000000", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     keyring
 }
 
@@ -279,7 +297,69 @@ async fn fifty_concurrent_activations_against_five_devices(server: &TestServer) 
     assert_eq!(server.admin.devices(&tenant.id).await.unwrap().len(), 5);
 }
 
+async fn a_plan_change_reaches_the_device_at_its_next_refresh(server: &TestServer) {
+    let (_, subscription) = server.tenant_with("gate-control", "basic").await;
+    let activated = server
+        .anon
+        .activate(&activation(
+            subscription.license_key.as_ref().unwrap(),
+            "fp",
+        ))
+        .await
+        .unwrap();
+    let (_, before) = license::inspect(&activated.license).unwrap();
+    assert!(!before.entitlements.modules.contains_key("vehicle.make"));
+    let change = |plan: &str| licet_client::wire::SubscriptionChange {
+        plan: Some(plan.into()),
+        ..Default::default()
+    };
+    let response = server
+        .http()
+        .patch(format!(
+            "{}/v1/subscriptions/{}",
+            server.base, subscription.id
+        ))
+        .bearer_auth(&server.admin_token)
+        .json(&change("professional"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let refreshed = server
+        .anon
+        .with_token(&activated.device_token)
+        .refresh(&activated.device_id, None)
+        .await
+        .unwrap();
+    let (_, after) = license::inspect(&refreshed.license).unwrap();
+    assert_eq!(after.plan.as_str(), "professional");
+    assert!(after.entitlements.modules.contains_key("vehicle.make"));
+    // A change that does not fit the catalog is refused and changes nothing.
+    let response = server
+        .http()
+        .patch(format!(
+            "{}/v1/subscriptions/{}",
+            server.base, subscription.id
+        ))
+        .bearer_auth(&server.admin_token)
+        .json(&change("platinum"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        server
+            .admin
+            .subscription(&subscription.id)
+            .await
+            .unwrap()
+            .plan,
+        "professional"
+    );
+}
+
 crate::on_both!(
+    a_plan_change_reaches_the_device_at_its_next_refresh,
     activate_refresh_heartbeat_deactivate,
     catalogs_are_versioned_and_validated,
     health_metrics_and_openapi,
