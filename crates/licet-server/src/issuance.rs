@@ -58,6 +58,24 @@ pub async fn license_for(
     Ok((signed.armored, sequence))
 }
 
+/// Why a subscription that is not active refuses a device: the verdict, the stable
+/// code and the message, in one place for activation and refresh alike.
+pub fn inactive(status: SubscriptionStatus) -> Option<(Verdict, &'static str, &'static str)> {
+    match status {
+        SubscriptionStatus::Active => None,
+        SubscriptionStatus::Suspended => Some((
+            Verdict::Suspended,
+            "subscription_suspended",
+            "the subscription is suspended; contact the vendor to resume it",
+        )),
+        SubscriptionStatus::Cancelled => Some((
+            Verdict::Cancelled,
+            "subscription_cancelled",
+            "the subscription was cancelled",
+        )),
+    }
+}
+
 /// The refusal for a subscription that is not active, with a signed verdict.
 pub fn refusal(
     state: &AppState,
@@ -65,21 +83,8 @@ pub fn refusal(
     status: SubscriptionStatus,
     nonce: Option<String>,
 ) -> Result<ApiError, ApiError> {
-    let (verdict, code, message) = match status {
-        SubscriptionStatus::Suspended => (
-            Verdict::Suspended,
-            "subscription_suspended",
-            "the subscription is suspended; contact the vendor to resume it",
-        ),
-        SubscriptionStatus::Cancelled => (
-            Verdict::Cancelled,
-            "subscription_cancelled",
-            "the subscription was cancelled",
-        ),
-        SubscriptionStatus::Active => {
-            return Err(ApiError::internal("refusal for an active subscription"));
-        }
-    };
+    let (verdict, code, message) =
+        inactive(status).ok_or_else(|| ApiError::internal("refusal for an active subscription"))?;
     signed_refusal(state, device, verdict, code, message, nonce)
 }
 

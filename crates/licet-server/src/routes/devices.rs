@@ -4,7 +4,7 @@
 use super::{Body, Id, bounded, time_text};
 use crate::auth::{Caller, mint};
 use crate::error::ApiError;
-use crate::issuance::{bought, license_for, refusal, signed_refusal};
+use crate::issuance::{bought, inactive, license_for, refusal, signed_refusal};
 use crate::metrics::bump;
 use crate::state::AppState;
 use axum::Json;
@@ -102,22 +102,13 @@ pub(crate) async fn activate_with(
         }
         Err(other) => return Err(other.into()),
     };
-    match subscription.status {
-        SubscriptionStatus::Active => {}
-        SubscriptionStatus::Suspended => {
-            return Err(ApiError::Refused {
-                code: "subscription_suspended",
-                message: "the subscription is suspended; contact the vendor to resume it".into(),
-                verdict: None,
-            });
-        }
-        SubscriptionStatus::Cancelled => {
-            return Err(ApiError::Refused {
-                code: "subscription_cancelled",
-                message: "the subscription was cancelled".into(),
-                verdict: None,
-            });
-        }
+    // No verdict at activation: the device has no license to withdraw yet.
+    if let Some((_, code, message)) = inactive(subscription.status) {
+        return Err(ApiError::Refused {
+            code,
+            message: message.to_owned(),
+            verdict: None,
+        });
     }
     let catalog = state.catalog(&subscription.product).await?;
     let resolution = catalog
