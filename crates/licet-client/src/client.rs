@@ -56,6 +56,15 @@ impl Client {
         }
     }
 
+    /// A client for `base` over a configured HTTP client (timeouts, proxies).
+    pub fn with_http(base: impl Into<String>, http: reqwest::Client) -> Client {
+        Client {
+            base: base.into().trim_end_matches('/').to_owned(),
+            token: None,
+            http,
+        }
+    }
+
     /// The same client with a bearer token.
     pub fn with_token(&self, token: impl Into<String>) -> Client {
         Client {

@@ -4,6 +4,7 @@
 //! between these and the core's types, and the agent, the CLI and the tests talk to the
 //! server through [`Client`]. Times on the wire are RFC 3339 strings.
 
+pub mod agent;
 mod client;
 pub mod wire;
 

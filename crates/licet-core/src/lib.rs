@@ -28,6 +28,7 @@ pub mod license_key;
 pub mod planning;
 pub mod snapshot;
 pub mod state;
+pub mod trial;
 pub mod verdict;
 
 /// `at + by`, saturating at the ends of the representable range instead of panicking:

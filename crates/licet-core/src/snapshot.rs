@@ -118,6 +118,12 @@ pub struct FeatureStatus {
     /// For per-unit add-on features: how many cameras/seats are covered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u64>,
+    /// For quotas: the period the allowance is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::catalog::Period>,
+    /// For limits and quotas: what is counted (`cameras`, `calls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// The answer to a check.
@@ -503,9 +509,11 @@ fn feature_status(
                 kind: FeatureKind::Boolean,
                 overage: None,
                 quantity: *quantity,
+                period: None,
+                unit: None,
             }
         }
-        Grant::Limit { max, .. } => {
+        Grant::Limit { max, unit } => {
             // Limits size what is kept on (cameras, users), so a degraded state keeps the
             // licensed limit unless its policy caps it; with no license at all only the
             // policy's limits apply.
@@ -537,10 +545,15 @@ fn feature_status(
                 kind: FeatureKind::Limit,
                 overage: None,
                 quantity: None,
+                period: None,
+                unit: unit.clone(),
             }
         }
         Grant::Quota {
-            allowance, overage, ..
+            allowance,
+            overage,
+            period,
+            unit,
         } => {
             // Quotas are paid consumption: off unless the state keeps them.
             let (allowance, reason) = if full || kept {
@@ -571,6 +584,8 @@ fn feature_status(
                 kind: FeatureKind::Quota,
                 overage: Some(*overage),
                 quantity: None,
+                period: Some(*period),
+                unit: Some(unit.clone()),
             }
         }
         Grant::Config { value } => FeatureStatus {
@@ -584,6 +599,8 @@ fn feature_status(
             kind: FeatureKind::Config,
             overage: None,
             quantity: None,
+            period: None,
+            unit: None,
         },
     }
 }

@@ -32,6 +32,111 @@ pub enum Command {
     /// Show the module plan for a device: what runs, in what order, what is refused.
     #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
+    /// Run the Licet agent on an edge device (local API on 127.0.0.1:8471 by default).
+    #[command(after_help = AGENT_EXAMPLES)]
+    Agent(AgentArgs),
+}
+
+const AGENT_EXAMPLES: &str = "Examples:
+  licet agent --server https://licensing.example.com --license-key LCT-7KQ2M-PX9TD-... --data-dir /var/lib/licet-agent
+  licet agent --server http://127.0.0.1:8470 --data-dir ./agent-data     # later starts: no key needed
+  licet agent activation-request --data-dir ./agent-data --out req.json  # air-gapped, step 1
+  licet agent import-license gate-1.lic --data-dir ./agent-data --pubkey keys/signing.pub  # step 3
+  licet agent plan --data-dir ./agent-data --format json
+  licet agent print-config
+
+Precedence: defaults < --config FILE (TOML) < LICET_AGENT_* environment < flags.";
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
+    /// A TOML file with any of the agent's settings (see the README).
+    #[arg(long, env = "LICET_AGENT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The Licet server's URL.
+    #[arg(long, env = "LICET_AGENT_SERVER", global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// License key for the first online activation.
+    #[arg(
+        long,
+        env = "LICET_AGENT_LICENSE_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub license_key: Option<String>,
+    /// Directory for the device key, the license and the agent database [default: licet-agent-data].
+    #[arg(long, env = "LICET_AGENT_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the local API [default: 127.0.0.1:8471].
+    #[arg(long, env = "LICET_AGENT_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Also serve the local API on this Unix socket.
+    #[arg(long, env = "LICET_AGENT_SOCKET", global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Bearer token for the local API (required when --listen is not loopback).
+    #[arg(
+        long,
+        env = "LICET_AGENT_API_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub api_token: Option<String>,
+    /// The device's memory in MiB, for the module plan.
+    #[arg(
+        long,
+        env = "LICET_AGENT_DEVICE_RAM_MB",
+        global = true,
+        value_name = "M"
+    )]
+    pub device_ram_mb: Option<u64>,
+    /// Run this shell command when the module plan changes (plan JSON on stdin).
+    #[arg(
+        long,
+        env = "LICET_AGENT_ON_PLAN_CHANGE",
+        global = true,
+        value_name = "CMD"
+    )]
+    pub on_plan_change: Option<String>,
+    /// Publish the snapshot to this Redis (redis://127.0.0.1:6379).
+    #[arg(long, env = "LICET_AGENT_REDIS_URL", global = true, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Trusted server public key file (ed25519:<base64>); repeat to trust several.
+    #[arg(long = "pubkey", global = true, value_name = "FILE")]
+    pub pubkeys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentAction {
+    /// Write an air-gapped activation request (fingerprint and device public key).
+    ActivationRequest {
+        /// Where to write it (stdout if omitted).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import a license file (air-gapped activation or renewal).
+    ImportLicense {
+        /// The armored license file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Accept a license for a different device id (re-activation).
+        #[arg(long)]
+        new_device: bool,
+    },
+    /// Show the module plan from the stored license.
+    Plan {
+        /// Plan as if this many cameras were registered.
+        #[arg(long)]
+        cameras: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show the state of the stored license (offline).
+    Status,
+    /// Print the effective configuration (secrets redacted) and exit.
+    PrintConfig,
 }
 
 const SERVER_EXAMPLES: &str = "Examples:
@@ -209,9 +314,12 @@ pub struct IssueArgs {
     /// Device id.
     #[arg(long)]
     pub device: String,
-    /// The device's fingerprint (as `licet agent` computes it).
-    #[arg(long)]
-    pub fingerprint: String,
+    /// The device's fingerprint (as `licet agent` computes it) ...
+    #[arg(long, required_unless_present = "request", conflicts_with = "request")]
+    pub fingerprint: Option<String>,
+    /// ... or the activation request file `licet agent activation-request` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
     #[command(flatten)]
     pub subscription: SubscriptionArgs,
     /// Term length in days (default: the trial length, or the plan's term).

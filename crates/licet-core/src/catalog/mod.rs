@@ -145,6 +145,24 @@ pub enum Period {
     Year,
 }
 
+impl Period {
+    /// The period containing `at` (UTC), as a key: `2026-11-23`, `2026-11` or `2026`.
+    /// Quota counters are kept per key, so a new period starts from zero by itself.
+    pub fn key(self, at: time::OffsetDateTime) -> String {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        match self {
+            Period::Day => format!(
+                "{:04}-{:02}-{:02}",
+                at.year(),
+                u8::from(at.month()),
+                at.day()
+            ),
+            Period::Month => format!("{:04}-{:02}", at.year(), u8::from(at.month())),
+            Period::Year => format!("{:04}", at.year()),
+        }
+    }
+}
+
 /// What happens when a quota is used up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

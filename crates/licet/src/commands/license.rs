@@ -24,13 +24,38 @@ pub fn issue(args: &IssueArgs) -> Result<ExitCode> {
     let key = licet_host::keyfile::read_signing_key(&args.key)?;
     let subscription = subscription_from(&args.subscription)?;
     let issued_at = time_or_now("--issued-at", args.issued_at.as_deref())?;
+    let fingerprint = match (&args.fingerprint, &args.request) {
+        (Some(fingerprint), _) => fingerprint.clone(),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the activation request {}", path.display())
+            })?;
+            let request: licet_client::agent::ActivationRequestFile = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{} is not an activation request; create one on the device with `licet agent activation-request --out req.json`",
+                        path.display()
+                    )
+                })?;
+            if request.format != licet_client::agent::ACTIVATION_REQUEST_FORMAT {
+                anyhow::bail!(
+                    "{}: format {:?} is not supported (expected {:?}); upgrade licet",
+                    path.display(),
+                    request.format,
+                    licet_client::agent::ACTIVATION_REQUEST_FORMAT
+                );
+            }
+            request.fingerprint
+        }
+        (None, None) => anyhow::bail!("give --fingerprint or --request"),
+    };
     let request = IssueRequest {
         catalog: &catalog,
         subscription: &subscription,
         license_id: LicenseId::new(licet_host::random::id("lic_")?),
         tenant: TenantId::new(&args.tenant),
         device: DeviceId::new(&args.device),
-        fingerprint: &args.fingerprint,
+        fingerprint: &fingerprint,
         issued_at,
         term_ends_at: args
             .days

@@ -1,5 +1,6 @@
 //! The subcommands, and the conversions from arguments to core types they share.
 
+mod agent;
 mod catalog;
 mod keys;
 mod license;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             license::inspect(&file, format)
         }
         Command::Plan(args) => plan::run(&args),
+        Command::Agent(args) => agent::run(&args),
     }
 }
 

@@ -1,0 +1,146 @@
+//! The agent's configuration: one typed struct, `deny_unknown_fields`, built from
+//! defaults < TOML file < `LICET_AGENT_…` environment < flags by the CLI. Loading it has
+//! no side effects; the license key and the local API token are secrets and never
+//! appear in `Debug` output or logs.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `licet agent` needs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// The Licet server (`https://licensing.example.com`). `None`: air-gapped, the
+    /// license comes from `licet agent import-license`.
+    pub server: Option<String>,
+    /// Used once, for the first online activation.
+    pub license_key: Option<SecretString>,
+    /// Where the device key, the license and the agent's database live.
+    pub data_dir: PathBuf,
+    /// The local API's TCP address.
+    pub listen: SocketAddr,
+    /// Also (or only, with `listen_tcp = false`) serve the local API on this Unix socket.
+    pub socket: Option<PathBuf>,
+    /// Serve the local API over TCP.
+    pub listen_tcp: bool,
+    /// A bearer token every local API call must carry (required when `listen` is not a
+    /// loopback address).
+    pub api_token: Option<SecretString>,
+    /// Trusted server signing keys (`ed25519:<base64>`). Empty: the keys the server
+    /// publishes are trusted at the first online activation and pinned from then on.
+    pub trusted_keys: Vec<String>,
+    /// The device's memory in MiB, for the module plan's budget.
+    pub device_ram_mb: Option<u64>,
+    /// Configuration keys set on this device (e.g. `smtp.host`), for modules that need them.
+    pub config_keys: Vec<String>,
+    /// A shell command run whenever the module plan changes; the plan is on its stdin
+    /// (JSON) and in `LICET_PLAN_JSON`, `LICET_COMPOSE_PROFILES`, `LICET_MODULES`.
+    pub on_plan_change: Option<String>,
+    /// Publish the snapshot to this Redis (`redis://127.0.0.1:6379`).
+    pub redis_url: Option<String>,
+    /// A catalog file whose `unlicensed` policy applies before activation.
+    pub catalog: Option<PathBuf>,
+    /// The device's name at activation (default: the host name).
+    pub name: Option<String>,
+    /// Where machine identity is read from (`/` on a real device; tests point it at a
+    /// directory of their own).
+    pub identity_root: PathBuf,
+}
+
+impl Default for AgentConfig {
+    fn default() -> AgentConfig {
+        AgentConfig {
+            server: None,
+            license_key: None,
+            data_dir: PathBuf::from("licet-agent-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8471)),
+            socket: None,
+            listen_tcp: true,
+            api_token: None,
+            trusted_keys: Vec::new(),
+            device_ram_mb: None,
+            config_keys: Vec::new(),
+            on_plan_change: None,
+            redis_url: None,
+            catalog: None,
+            name: None,
+            identity_root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// The effective configuration as `licet agent print-config` shows it: secrets only say
+/// whether they are set.
+#[derive(Debug, Serialize)]
+pub struct Redacted<'a> {
+    server: Option<&'a str>,
+    license_key: &'static str,
+    data_dir: &'a std::path::Path,
+    listen: SocketAddr,
+    listen_tcp: bool,
+    socket: Option<&'a std::path::Path>,
+    api_token: &'static str,
+    trusted_keys: &'a [String],
+    device_ram_mb: Option<u64>,
+    config_keys: &'a [String],
+    on_plan_change: Option<&'a str>,
+    redis_url: Option<&'a str>,
+    catalog: Option<&'a std::path::Path>,
+    name: Option<&'a str>,
+}
+
+fn set(secret: &Option<SecretString>) -> &'static str {
+    if secret.is_some() {
+        "(set)"
+    } else {
+        "(not set)"
+    }
+}
+
+impl AgentConfig {
+    /// The configuration with secrets redacted.
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted {
+            server: self.server.as_deref(),
+            license_key: set(&self.license_key),
+            data_dir: &self.data_dir,
+            listen: self.listen,
+            listen_tcp: self.listen_tcp,
+            socket: self.socket.as_deref(),
+            api_token: set(&self.api_token),
+            trusted_keys: &self.trusted_keys,
+            device_ram_mb: self.device_ram_mb,
+            config_keys: &self.config_keys,
+            on_plan_change: self.on_plan_change.as_deref(),
+            redis_url: self.redis_url.as_deref(),
+            catalog: self.catalog.as_deref(),
+            name: self.name.as_deref(),
+        }
+    }
+
+    /// Refuses configurations that would be unsafe or cannot work, with the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.listen_tcp && !self.listen.ip().is_loopback() && self.api_token.is_none() {
+            return Err(format!(
+                "listen = {} is reachable from other hosts, so the local API needs a token: set api_token (or LICET_AGENT_API_TOKEN), or listen on 127.0.0.1",
+                self.listen
+            ));
+        }
+        if !self.listen_tcp && self.socket.is_none() {
+            return Err(
+                "listen_tcp = false leaves no way to reach the local API: set socket = \"/run/licet/agent.sock\""
+                    .into(),
+            );
+        }
+        if let Some(server) = &self.server {
+            if !(server.starts_with("http://") || server.starts_with("https://")) {
+                return Err(format!(
+                    "server = {server:?} is not a URL: use http://host:port or https://host"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! `ApiError` for the agent's local API: a status and a stable code, in the same
+//! `{"error": {"code", "message"}}` shape as the server. Internal failures are logged
+//! here, once, and answered with an opaque message.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use licet_client::wire::{ErrorBody, ErrorDetail};
+
+/// A failed local API request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Malformed request.
+    InvalidRequest(String),
+    /// No or wrong local API token.
+    Unauthorized,
+    /// No such camera (or other object).
+    NotFound(String),
+    /// The camera limit is reached.
+    CameraLimitReached(String),
+    /// Not possible in the agent's current situation (e.g. not activated).
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// The server refused an activation; its code is passed on.
+    Refused {
+        /// The server's code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// A license file was refused.
+    LicenseRefused(String),
+    /// The server could not be reached.
+    Unreachable(String),
+    /// Anything else.
+    Internal(String),
+}
+
+impl ApiError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::CameraLimitReached(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Refused { .. } => StatusCode::FORBIDDEN,
+            ApiError::LicenseRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable code.
+    pub fn code(&self) -> String {
+        match self {
+            ApiError::InvalidRequest(_) => "invalid_request".into(),
+            ApiError::Unauthorized => "unauthorized".into(),
+            ApiError::NotFound(_) => "not_found".into(),
+            ApiError::CameraLimitReached(_) => "camera_limit_reached".into(),
+            ApiError::Conflict { code, .. } => (*code).into(),
+            ApiError::Refused { code, .. } => code.clone(),
+            ApiError::LicenseRefused(_) => "license_refused".into(),
+            ApiError::Unreachable(_) => "server_unreachable".into(),
+            ApiError::Internal(_) => "internal".into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Internal(format!("{error:#}"))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::InvalidRequest(format!(
+            "{}; send a JSON body with Content-Type: application/json",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let message = match self {
+            ApiError::Internal(detail) => {
+                tracing::error!("local API request failed: {detail}");
+                "the agent could not answer; its log has the details".to_owned()
+            }
+            ApiError::Unauthorized => {
+                "missing or wrong local API token: send Authorization: Bearer <api_token>".into()
+            }
+            ApiError::InvalidRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::CameraLimitReached(m)
+            | ApiError::Conflict { message: m, .. }
+            | ApiError::Refused { message: m, .. }
+            | ApiError::LicenseRefused(m)
+            | ApiError::Unreachable(m) => m,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                details: Vec::new(),
+            },
+            verdict: None,
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejections answer in the API's error shape.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// A path parameter whose rejection answers in the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Id<T>(pub T);
+
+/// A query string whose rejection answers in the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);

@@ -1,0 +1,165 @@
+//! The Licet agent: offline-first license enforcement on an edge device.
+//!
+//! It owns the device's side of licensing: activation (online or by file exchange),
+//! the stored license and the state machine's persisted inputs ([`agent`]), the
+//! background refresh and heartbeat ([`background`]), and the local API that vendor
+//! applications ask "may I?" ([`api`], [`ofrep`], [`compat`], [`page`]). Rust
+//! applications linked with the agent use [`Entitlements`] directly.
+//!
+//! Every entitlement rule lives in `licet-core`; the agent only feeds it the verified
+//! license, the time and the server's verdicts, and serves its answers from memory.
+
+pub mod agent;
+pub mod api;
+pub mod background;
+pub mod compat;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod identity;
+pub mod ofrep;
+pub mod page;
+pub mod publish;
+
+pub use agent::{Agent, Entitlements};
+pub use config::AgentConfig;
+
+use anyhow::{Context, Result};
+use api::{ApiState, Counters};
+use axum::Router;
+use axum::routing::{delete, get, post};
+use licet_host::clock::Clock;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Request bodies larger than this are refused (413).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// The local API.
+pub fn router(agent: Agent) -> Router {
+    let state = ApiState {
+        agent,
+        counters: Arc::new(Counters::default()),
+    };
+    Router::new()
+        .route("/", get(page::status_page))
+        .route("/health", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/status", get(api::status))
+        .route("/v1/entitlements", get(api::entitlements))
+        .route("/v1/check", post(api::check_feature))
+        .route(
+            "/v1/cameras",
+            post(api::register_camera).get(api::list_cameras),
+        )
+        .route("/v1/cameras/{camera_id}", delete(api::remove_camera))
+        .route("/v1/classes/filter", post(api::filter_classes))
+        .route("/v1/components/check", post(api::check_component))
+        .route("/v1/plan", get(api::plan))
+        .route("/v1/sync", post(api::sync))
+        .route("/v1/activate", post(api::activate))
+        .route("/v1/activation-request", get(api::activation_request))
+        .route("/v1/license", post(api::import_license))
+        .route("/v1/usage/summary", get(api::usage))
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_flag))
+        // Foxsight's local license API.
+        .route("/api/license/activate", post(compat::foxsight_activate))
+        .route("/api/license/status", get(compat::foxsight_get_status))
+        .route("/api/license/validate", post(compat::foxsight_validate))
+        .route("/api/license/feature/check", post(compat::foxsight_feature))
+        .route("/api/license/heartbeat", post(compat::heartbeat))
+        // BrinkByte's edge license API.
+        .route("/api/v1/license/status", get(compat::brinkbyte_status))
+        .route(
+            "/api/v1/license/validate/{camera_id}",
+            post(compat::brinkbyte_validate_camera),
+        )
+        .route("/api/v1/entitlements", get(compat::brinkbyte_entitlements))
+        .route("/api/v1/license/heartbeat", post(compat::heartbeat))
+        .route("/api/v1/usage/summary", get(compat::brinkbyte_usage))
+        .route("/api/v1/license/cameras", get(compat::brinkbyte_cameras))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_token,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Opens the agent, activates it with the configured license key if it has no license
+/// yet (a failure is logged and retried on the next start; the agent serves meanwhile),
+/// starts the background tasks and serves the local API until `shutdown` resolves.
+/// In-flight requests finish and the time high-water mark is written before it returns.
+pub async fn run(
+    config: AgentConfig,
+    clock: Arc<dyn Clock>,
+    listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let agent = Agent::open(config, clock)?;
+    serve(agent, listener, shutdown).await
+}
+
+/// [`run`] for an agent that is already open.
+pub async fn serve(
+    agent: Agent,
+    listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    use secrecy::ExposeSecret;
+    let state = agent.current().report.state;
+    if state == licet_core::state::LicenseState::Unactivated && !agent.is_registered_online() {
+        if let Some(key) = agent.config().license_key.clone() {
+            match agent.activate(key.expose_secret()).await {
+                Ok(payload) => tracing::info!(plan = %payload.plan, "activation succeeded"),
+                Err(error) => tracing::error!("activation failed: {error}"),
+            }
+        }
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tasks = background::spawn(&agent, stop_rx.clone());
+    let app = router(agent.clone());
+
+    let mut servers = Vec::new();
+    if let Some(listener) = listener {
+        let mut stop = stop_rx.clone();
+        let app = app.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the local API server failed")
+        }));
+    }
+    #[cfg(unix)]
+    if let Some(path) = agent.config().socket.clone() {
+        let _ = std::fs::remove_file(&path);
+        let listener = tokio::net::UnixListener::bind(&path)
+            .with_context(|| format!("cannot listen on the socket {}", path.display()))?;
+        let mut stop = stop_rx.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the local API socket server failed")
+        }));
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for server in servers {
+        server.await.context("the local API task panicked")??;
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    agent.persist()?;
+    tracing::info!("agent stopped; state persisted");
+    Ok(())
+}

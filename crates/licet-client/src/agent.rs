@@ -1,0 +1,389 @@
+//! Wire shapes of the agent's local API (native `/v1`, OFREP, and the products' own local
+//! APIs), shared by the agent, its tests and the benchmarks.
+//!
+//! Names are a contract: vendors' scripts and applications parse these bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/check` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The feature key from the catalog.
+    pub feature: String,
+    /// For a limit: the count asked for; for a quota: the amount to use now.
+    #[serde(default)]
+    pub amount: Option<u64>,
+    /// The camera the check is for (refused when that camera's trial is over).
+    #[serde(default)]
+    pub camera_id: Option<String>,
+}
+
+/// `POST /v1/check` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResponse {
+    /// May the caller go ahead?
+    pub allowed: bool,
+    /// Why, as a stable snake_case name (`licensed`, `not_in_catalog`, …).
+    pub reason: String,
+    /// The feature's value (bool, number, `"unlimited"`, or a config value).
+    pub value: serde_json::Value,
+    /// For quotas: what remains of the period's allowance after this use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<serde_json::Value>,
+    /// For quotas: how much of this use is billed as overage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overage: Option<u64>,
+}
+
+/// `POST /v1/cameras` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraRegister {
+    /// The camera's id on this device (1 to 200 characters).
+    pub camera_id: String,
+    /// A name for people.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A camera registered on the device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CameraView {
+    /// Id.
+    pub camera_id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// First ever registration (the trial clock starts here and never restarts).
+    pub first_registered_at: String,
+    /// `licensed`, `trial` or `trial_expired`.
+    pub mode: String,
+    /// Whether the camera runs on a trial.
+    pub is_trial: bool,
+    /// End of the camera's trial, when on one.
+    pub trial_expires_at: Option<String>,
+    /// Whole days left in the trial.
+    pub days_remaining: Option<i64>,
+    /// Whole hours left in the trial.
+    pub hours_remaining: Option<i64>,
+    /// Whether the trial is over.
+    pub is_expired: bool,
+}
+
+/// `POST /v1/classes/filter` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassFilterRequest {
+    /// The object classes the application wants to detect.
+    pub classes: Vec<String>,
+}
+
+/// `POST /v1/classes/filter` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassFilterResponse {
+    /// Classes the application may use.
+    pub allowed: Vec<String>,
+    /// Requested classes that were refused.
+    pub denied: Vec<String>,
+    /// True when none was allowed and the trial defaults are given instead.
+    pub defaulted: bool,
+}
+
+/// `POST /v1/components/check` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentCheckRequest {
+    /// `processor`, `sink` or `output`.
+    pub kind: String,
+    /// The component type (e.g. `webhook`).
+    #[serde(rename = "type")]
+    pub component: String,
+}
+
+/// `POST /v1/components/check` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentCheckResponse {
+    /// May the component be used?
+    pub allowed: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// `GET /v1/status` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// `unactivated`, `active`, `stale`, `degraded`, `expired`, `revoked` or `suspended`.
+    pub state: String,
+    /// Why the state is what it is, for people.
+    pub detail: String,
+    /// Device id, once activated.
+    pub device_id: Option<String>,
+    /// Tenant, product and plan of the license.
+    pub tenant_id: Option<String>,
+    /// Product.
+    pub product: Option<String>,
+    /// Plan.
+    pub plan: Option<String>,
+    /// License id and sequence.
+    pub license_id: Option<String>,
+    /// Sequence.
+    pub sequence: Option<u64>,
+    /// Whether the license is a trial.
+    pub trial: bool,
+    /// End of the trial.
+    pub trial_ends_at: Option<String>,
+    /// Whole days left in the trial.
+    pub trial_days_left: Option<i64>,
+    /// End of the paid term.
+    pub expires_at: Option<String>,
+    /// When the next refresh is due.
+    pub refresh_due_at: Option<String>,
+    /// When service degrades without a successful refresh.
+    pub degrades_at: Option<String>,
+    /// The last successful refresh.
+    pub last_sync_at: Option<String>,
+    /// The last refresh error, if the last attempt failed.
+    pub last_sync_error: Option<String>,
+    /// Set when the device clock is behind the latest time it has seen.
+    pub clock_behind_seconds: Option<i64>,
+    /// Cameras registered.
+    pub cameras: u64,
+    /// The camera limit, if the product has one (`"unlimited"` or a number).
+    pub camera_limit: Option<serde_json::Value>,
+    /// Time the answer was computed at (the effective time).
+    pub now: String,
+}
+
+/// `POST /v1/activate` body (online activation through the local API).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// The license key.
+    pub license_key: String,
+}
+
+/// What `licet agent activation-request` writes for an air-gapped activation: everything
+/// the issuer needs to bind a license to this device, and nothing secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationRequestFile {
+    /// `licet-activation-request/1`.
+    pub format: String,
+    /// The device fingerprint (already hashed from machine identity).
+    pub fingerprint: String,
+    /// The device's public key, `ed25519:<base64>`.
+    pub device_public_key: String,
+    /// The device's name.
+    pub name: String,
+    /// Hardware facts.
+    #[serde(default)]
+    pub hardware: Option<serde_json::Value>,
+}
+
+/// The format tag of [`ActivationRequestFile`].
+pub const ACTIVATION_REQUEST_FORMAT: &str = "licet-activation-request/1";
+
+/// OpenFeature Remote Evaluation Protocol shapes.
+pub mod ofrep {
+    use serde::{Deserialize, Serialize};
+
+    /// An evaluation request (`{context}`; the context does not change entitlements).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct EvaluationRequest {
+        /// The evaluation context.
+        #[serde(default)]
+        pub context: Option<serde_json::Value>,
+    }
+
+    /// A successful evaluation.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Evaluation {
+        /// The flag key.
+        pub key: String,
+        /// The value.
+        pub value: serde_json::Value,
+        /// `STATIC`, `STALE`, `DISABLED` or `ERROR`.
+        pub reason: String,
+        /// The variant name.
+        pub variant: String,
+        /// Extra facts (Licet's own reason name).
+        pub metadata: serde_json::Value,
+    }
+
+    /// A failed evaluation.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct EvaluationFailure {
+        /// The flag key.
+        pub key: String,
+        /// `FLAG_NOT_FOUND`, `PARSE_ERROR`, `INVALID_CONTEXT`, `GENERAL`.
+        #[serde(rename = "errorCode")]
+        pub error_code: String,
+        /// For people.
+        #[serde(rename = "errorDetails")]
+        pub error_details: String,
+    }
+
+    /// A bulk evaluation.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct BulkEvaluation {
+        /// Every flag.
+        pub flags: Vec<Evaluation>,
+        /// Extra facts.
+        pub metadata: serde_json::Value,
+    }
+}
+
+/// Foxsight's local license API shapes (camelCase, as Foxsight's services send them).
+pub mod foxsight {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /api/license/activate` body.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Activate {
+        /// The license key.
+        pub license_key: String,
+    }
+
+    /// `POST /api/license/feature/check` body.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct FeatureCheck {
+        /// The feature.
+        pub feature_key: String,
+    }
+
+    /// `POST /api/license/feature/check` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct FeatureAvailability {
+        /// The feature.
+        pub feature_key: String,
+        /// Whether it may be used.
+        pub available: bool,
+    }
+
+    /// `GET /api/license/status` and `POST /api/license/validate` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LicenseStatus {
+        /// Whether the license gives full service now.
+        pub valid: bool,
+        /// Licet's state name.
+        pub status: String,
+        /// The plan (Foxsight calls it tier).
+        pub tier: Option<String>,
+        /// End of the term.
+        pub expires_at: Option<String>,
+        /// Maximum cameras.
+        pub max_cameras: Option<serde_json::Value>,
+        /// Enabled features.
+        pub features: Vec<String>,
+        /// Whether the device works from a cached license (stale).
+        pub offline_mode: bool,
+        /// For people.
+        pub message: String,
+    }
+}
+
+/// BrinkByte's edge license API shapes (snake_case).
+pub mod brinkbyte {
+    use serde::{Deserialize, Serialize};
+
+    /// `GET /api/v1/license/status` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Status {
+        /// Whether the license gives full service now.
+        pub valid: bool,
+        /// Licet's state name.
+        pub state: String,
+        /// The plan.
+        pub tier: Option<String>,
+        /// Whether the license is a trial.
+        pub is_trial: bool,
+        /// End of the term.
+        pub expires_at: Option<String>,
+        /// Last successful sync.
+        pub last_sync: Option<String>,
+        /// Whether the device works without the server.
+        pub offline: bool,
+    }
+
+    /// `POST /api/v1/license/validate/{camera_id}` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct CameraValidation {
+        /// The camera.
+        pub camera_id: String,
+        /// Whether it may run.
+        pub valid: bool,
+        /// `licensed`, `trial` or `trial_expired`.
+        pub mode: String,
+        /// Why not, when not.
+        pub reason: Option<String>,
+    }
+
+    /// One camera in `GET /api/v1/license/cameras`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Camera {
+        /// The camera.
+        pub camera_id: String,
+        /// `licensed`, `trial` or `trial_expired`.
+        pub mode: String,
+        /// Whether it is on a trial.
+        pub is_trial: bool,
+        /// Days left.
+        pub days_remaining: Option<i64>,
+        /// Hours left.
+        pub hours_remaining: Option<i64>,
+        /// Trial end.
+        pub trial_expires_at: Option<String>,
+        /// Whether the trial is over.
+        pub is_expired: bool,
+    }
+
+    /// `GET /api/v1/license/cameras` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Cameras {
+        /// The cameras.
+        pub cameras: Vec<Camera>,
+        /// How many are registered.
+        pub camera_count: u64,
+        /// The trial's camera limit (null when not on a trial).
+        pub trial_limit: Option<u64>,
+        /// Whether more cameras are registered than the trial allows.
+        pub is_trial_limit_exceeded: bool,
+    }
+
+    /// One entitlement in `GET /api/v1/entitlements`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Entitlement {
+        /// Feature key.
+        pub feature: String,
+        /// Whether it may be used.
+        pub enabled: bool,
+        /// Its value.
+        pub value: serde_json::Value,
+    }
+
+    /// `GET /api/v1/usage/summary` answer (usage metering arrives with the usage API).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct UsageSummary {
+        /// Per quota: allowance and what is used this period.
+        pub quotas: Vec<QuotaUsage>,
+    }
+
+    /// A quota's use.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct QuotaUsage {
+        /// Feature key.
+        pub feature: String,
+        /// The period (`2026-11` for monthly quotas).
+        pub period: String,
+        /// Used so far.
+        pub used: u64,
+        /// The allowance.
+        pub allowance: serde_json::Value,
+        /// What remains.
+        pub remaining: serde_json::Value,
+    }
+}

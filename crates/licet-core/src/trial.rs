@@ -1,0 +1,118 @@
+//! Per-camera trials: a camera on a trial license gets the trial's length from its first
+//! registration on the device, and that start never moves.
+//!
+//! The agent persists the first registration time; this module only says what a given
+//! start means at a given time. A camera removed and registered again keeps its start,
+//! which is how "the trial restarts on reboot" is ruled out by construction.
+
+use crate::license::TrialInfo;
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+/// How a camera runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraMode {
+    /// Covered by a paid license.
+    Licensed,
+    /// On its trial, which has not ended.
+    Trial,
+    /// Its trial is over.
+    TrialExpired,
+}
+
+impl CameraMode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraMode::Licensed => "licensed",
+            CameraMode::Trial => "trial",
+            CameraMode::TrialExpired => "trial_expired",
+        }
+    }
+}
+
+/// A camera's trial at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CameraTrial {
+    /// The mode.
+    pub mode: CameraMode,
+    /// End of the camera's trial (on a trial license).
+    pub expires_at: Option<OffsetDateTime>,
+    /// Whole days left (0 once over).
+    pub days_remaining: Option<i64>,
+    /// Whole hours left (0 once over).
+    pub hours_remaining: Option<i64>,
+}
+
+/// The trial of a camera first registered at `first_registered_at`, under a license
+/// with `trial` (none for a paid license), at `now`.
+pub fn camera_trial(
+    trial: Option<&TrialInfo>,
+    first_registered_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> CameraTrial {
+    let Some(trial) = trial else {
+        return CameraTrial {
+            mode: CameraMode::Licensed,
+            expires_at: None,
+            days_remaining: None,
+            hours_remaining: None,
+        };
+    };
+    let expires_at = crate::time_after(first_registered_at, Duration::days(trial.days.into()));
+    let left = (expires_at - now).max(Duration::ZERO);
+    CameraTrial {
+        mode: if now >= expires_at {
+            CameraMode::TrialExpired
+        } else {
+            CameraMode::Trial
+        },
+        expires_at: Some(expires_at),
+        days_remaining: Some(left.whole_days()),
+        hours_remaining: Some(left.whole_hours()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn trial() -> TrialInfo {
+        TrialInfo {
+            days: 90,
+            started_at: datetime!(2026-01-01 0:00 UTC),
+            ends_at: datetime!(2026-04-01 0:00 UTC),
+        }
+    }
+
+    #[test]
+    fn a_camera_trial_runs_from_its_first_registration() {
+        let first = datetime!(2026-02-01 0:00 UTC);
+        let t = camera_trial(Some(&trial()), first, datetime!(2026-02-11 12:00 UTC));
+        assert_eq!(t.mode, CameraMode::Trial);
+        assert_eq!(t.expires_at, Some(datetime!(2026-05-02 0:00 UTC)));
+        assert_eq!(t.days_remaining, Some(79));
+        assert_eq!(t.hours_remaining, Some(79 * 24 + 12));
+    }
+
+    #[test]
+    fn a_camera_trial_ends_and_stays_ended() {
+        let first = datetime!(2026-02-01 0:00 UTC);
+        let t = camera_trial(Some(&trial()), first, datetime!(2026-05-02 0:00 UTC));
+        assert_eq!(t.mode, CameraMode::TrialExpired);
+        assert_eq!(t.days_remaining, Some(0));
+    }
+
+    #[test]
+    fn cameras_under_a_paid_license_are_licensed() {
+        let t = camera_trial(
+            None,
+            datetime!(2026-02-01 0:00 UTC),
+            datetime!(2030-01-01 0:00 UTC),
+        );
+        assert_eq!(t.mode, CameraMode::Licensed);
+        assert_eq!(t.expires_at, None);
+    }
+}
