@@ -90,6 +90,9 @@ struct Persisted {
     rejection: Option<String>,
     /// The stored license text last read or written by this process.
     seen_on_disk: Option<String>,
+    /// A trusted time and the monotonic clock then: while the agent runs, time keeps
+    /// moving from there even if the wall clock is set back.
+    anchor: (OffsetDateTime, std::time::Duration),
     generation: u64,
 }
 
@@ -283,6 +286,7 @@ impl Agent {
                 .unwrap_or(0),
             rejection: None,
             seen_on_disk: None,
+            anchor: (OffsetDateTime::UNIX_EPOCH, std::time::Duration::ZERO),
             generation: 0,
         };
         if let Some((armored, _)) = db.license()? {
@@ -326,6 +330,12 @@ impl Agent {
             detail: String::new(),
         };
         let (changes, _) = watch::channel(0);
+        persisted.anchor = (
+            clock
+                .now()
+                .max(persisted.high_water.unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+            clock.monotonic(),
+        );
         let agent = Agent {
             inner: Arc::new(Inner {
                 config,
@@ -380,9 +390,11 @@ impl Agent {
     /// The current view, first re-evaluated if the clock passed one of its deadlines.
     pub fn current(&self) -> Arc<Current> {
         let current = self.inner.current.load_full();
-        let due = current
-            .next_change_at()
-            .is_some_and(|at| self.inner.clock.now() >= at);
+        let now = self.inner.clock.now();
+        let due = current.next_change_at().is_some_and(|at| now >= at)
+            // A clock set back is reported at once, not at the next tick.
+            || (current.report.clock_behind_seconds.is_none()
+                && current.report.effective_now - now > licet_core::state::CLOCK_TOLERANCE);
         if due {
             if let Err(error) = self.rebuild(false) {
                 tracing::error!("cannot re-evaluate the license state: {error:#}");
@@ -407,6 +419,16 @@ impl Agent {
     pub fn rebuild(&self, force: bool) -> Result<()> {
         let now = self.inner.clock.now();
         let mut p = lock(&self.inner.persisted);
+        // The monotonic floor: the time at open plus the time the agent has run since.
+        let (anchor_at, anchor_mono) = p.anchor;
+        let elapsed = self.inner.clock.monotonic().saturating_sub(anchor_mono);
+        let floor = licet_core::time_after(
+            anchor_at,
+            Duration::try_from(elapsed).unwrap_or(Duration::ZERO),
+        );
+        if p.high_water.is_none_or(|mark| floor > mark) && p.license.is_some() {
+            p.high_water = Some(floor);
+        }
         let report = state::evaluate(&StateInput {
             license: p.license.as_ref().map(VerifiedLicense::payload),
             last_refresh: p.last_refresh,
@@ -671,6 +693,7 @@ impl Agent {
                 p.verdict = None;
                 p.high_water = corrected_mark;
                 p.written_high_water = corrected_mark;
+                p.anchor = (now.max(payload.issued_at), self.inner.clock.monotonic());
             }
             p.rejection = None;
             p.seen_on_disk = Some(verified.armored().to_owned());
@@ -1061,6 +1084,11 @@ impl Agent {
             });
             p.high_water = high_water;
             p.written_high_water = None;
+            let now = self.inner.clock.now();
+            p.anchor = (
+                high_water.map_or(now, |m| m.max(now)),
+                self.inner.clock.monotonic(),
+            );
         }
         self.rebuild(true)
     }

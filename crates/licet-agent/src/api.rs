@@ -179,9 +179,6 @@ pub fn check(
     }
     let kind = current.snapshot.feature(&request.feature).map(|f| f.kind);
     Ok(match (kind, request.amount) {
-        (Some(FeatureKind::Limit), Some(amount)) => {
-            decision_response(current.snapshot.check_limit(&request.feature, amount))
-        }
         (Some(FeatureKind::Quota), Some(amount)) => {
             let q = agent.use_quota(current, &request.feature, amount)?;
             CheckResponse {
@@ -192,7 +189,12 @@ pub fn check(
                 overage: Some(q.overage),
             }
         }
-        _ => decision_response(current.snapshot.check(&request.feature)),
+        // An amount on anything else asks "may the count reach this?"; the core answers
+        // `wrong_kind` for features that are not limits.
+        (_, Some(amount)) => {
+            decision_response(current.snapshot.check_limit(&request.feature, amount))
+        }
+        (_, None) => decision_response(current.snapshot.check(&request.feature)),
     })
 }
 

@@ -1,0 +1,289 @@
+//! A real Licet server for agent tests, on its own thread and runtime (so the agent's
+//! tests may pause tokio time without stalling the server's database pool), and agents
+//! in temporary data directories with their own machine identity.
+
+use licet_agent::{Agent, AgentConfig};
+use licet_client::Client;
+use licet_client::wire::{SubscriptionCreate, SubscriptionView};
+use licet_host::clock::{Clock, ManualClock};
+use licet_server::ServerConfig;
+use std::path::PathBuf;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+pub const START: OffsetDateTime = datetime!(2026-11-02 09:00 UTC);
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A server on a thread of its own; dropped → stopped.
+pub struct TestServer {
+    pub base: String,
+    pub admin: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server whose clock is `clock`, on a free port (or on `port`), keeping
+    /// its database in `data_dir`.
+    pub fn start(clock: Arc<ManualClock>, port: u16, data_dir: PathBuf) -> TestServer {
+        let config = ServerConfig {
+            data_dir,
+            listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            database_url: None,
+            catalog_dir: Some(repo().join("examples/catalogs")),
+            heartbeat_interval_seconds: 300,
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let clock: Arc<dyn Clock> = clock;
+                let prepared = licet_server::prepare(&config, clock).await.unwrap();
+                let token = prepared.bootstrap_token.clone();
+                let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                ready_tx.send((base, token)).unwrap();
+                licet_server::serve(licet_server::router(prepared.state), listener, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let (base, token) = ready_rx.recv().unwrap();
+        TestServer {
+            admin: match token {
+                Some(token) => Client::new(&base).with_token(&token),
+                None => Client::new(&base),
+            },
+            base,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Stops the server (the agent then sees connection refused).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    /// A tenant with a subscription; returns the subscription (with its license key).
+    pub async fn subscription(&self, product: &str, plan: &str, trial: bool) -> SubscriptionView {
+        let tenant = self.admin.create_tenant("Acme Parking").await.unwrap();
+        self.admin
+            .create_subscription(
+                &tenant.id,
+                &SubscriptionCreate {
+                    product_id: product.into(),
+                    plan: plan.into(),
+                    addons: vec![],
+                    trial,
+                    modules: None,
+                    term_days: None,
+                },
+            )
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A device: a data directory and a machine identity of its own.
+pub struct Device {
+    pub dir: tempfile::TempDir,
+}
+
+impl Device {
+    pub fn new(machine_id: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/etc")).unwrap();
+        std::fs::write(
+            dir.path().join("root/etc/machine-id"),
+            format!("{machine_id}\n"),
+        )
+        .unwrap();
+        Device { dir }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn config(&self, server: Option<&str>) -> AgentConfig {
+        AgentConfig {
+            server: server.map(str::to_owned),
+            data_dir: self.data_dir(),
+            identity_root: self.dir.path().join("root"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..AgentConfig::default()
+        }
+    }
+
+    pub fn open(&self, config: AgentConfig, clock: Arc<ManualClock>) -> Agent {
+        Agent::open(config, clock).unwrap()
+    }
+}
+
+/// A running local API for an agent; dropped → stopped.
+pub struct LocalApi {
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalApi {
+    /// Serves `agent` (with its background tasks) on a free loopback port.
+    pub async fn start(agent: Agent) -> LocalApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            licet_agent::serve(agent, Some(listener), async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        LocalApi {
+            base,
+            http: reqwest::Client::new(),
+            stop: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Stops serving: in-flight requests finish and state is persisted.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A fixed signing key for offline issuance, and its public key text.
+pub fn signing_key() -> (ed25519_dalek::SigningKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let public = licet_core::signing::format_public_key(&key.verifying_key());
+    (key, public)
+}
+
+/// Waits until the agent reaches `state` (the test's own timeout guards a hang).
+pub async fn wait_for_state(agent: &Agent, state: licet_core::state::LicenseState) {
+    let mut changes = agent.changes();
+    loop {
+        if agent.current().report.state == state {
+            return;
+        }
+        changes.changed().await.unwrap();
+    }
+}
+
+/// An agent with no server that trusts [`signing_key`], with a license for `plan` of
+/// the example catalog `product` issued at `issued_at` and imported.
+pub fn offline_agent(
+    device: &Device,
+    product: &str,
+    subscription: licet_core::resolve::Subscription,
+    clock: Arc<ManualClock>,
+    adjust: impl FnOnce(&mut AgentConfig),
+) -> Agent {
+    let (key, public) = signing_key();
+    let path = repo().join(format!("examples/catalogs/{product}.toml"));
+    let catalog =
+        licet_core::catalog::Catalog::from_toml(&std::fs::read_to_string(&path).unwrap(), product)
+            .unwrap();
+    let mut config = device.config(None);
+    config.trusted_keys = vec![public];
+    config.catalog = Some(path);
+    adjust(&mut config);
+    let agent = device.open(config, clock.clone());
+    if agent.current().license.is_none() {
+        let signed = licet_core::license::issue(
+            &licet_core::license::IssueRequest {
+                catalog: &catalog,
+                subscription: &subscription,
+                license_id: licet_core::ids::LicenseId::new("lic_test"),
+                tenant: licet_core::ids::TenantId::new("acme"),
+                device: licet_core::ids::DeviceId::new("device-1"),
+                fingerprint: &agent.fingerprint().value,
+                issued_at: clock.now(),
+                term_ends_at: None,
+                trial_started_at: None,
+                sequence: 1,
+                grace: None,
+                refresh: None,
+            },
+            &key,
+        )
+        .unwrap();
+        agent.import_license(&signed.armored, false).unwrap();
+    }
+    agent
+}
+
+pub fn trial(plan: &str) -> licet_core::resolve::Subscription {
+    licet_core::resolve::Subscription {
+        trial: true,
+        ..licet_core::resolve::Subscription::plan(plan)
+    }
+}
