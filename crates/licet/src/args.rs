@@ -250,7 +250,7 @@ pub struct SubscriptionArgs {
 pub enum LicenseCommand {
     /// Issue a signed license offline (for air-gapped sites, or scripted issuance).
     #[command(after_help = ISSUE_EXAMPLES)]
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Verify a license: signature, device binding and state at a time.
     ///
     /// Exit codes: 0 valid (active or stale), 2 invalid signature or format (including
