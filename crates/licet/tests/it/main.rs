@@ -3,6 +3,7 @@
 // Helpers shared by tests may panic: a panic here is a test failure, which is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agent;
 mod catalog;
 mod license;
 mod plan;

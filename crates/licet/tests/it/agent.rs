@@ -1,0 +1,239 @@
+//! `licet agent` as an installer uses it: the air-gapped file exchange (activation
+//! request → `licet license issue --request` → `import-license`), offline status and
+//! plan, a refused forgery, and the agent process serving checks until SIGTERM.
+
+use crate::{catalog, code, licet, path, stderr, stdout};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// An agent configuration in `dir` with its own machine identity.
+fn agent_config(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("root/etc")).unwrap();
+    std::fs::write(dir.join("root/etc/machine-id"), "7f3c0ffee\n").unwrap();
+    let file = dir.join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = {:?}\nidentity_root = {:?}\nlisten = \"127.0.0.1:0\"\n",
+            path(&dir.join("data")),
+            path(&dir.join("root"))
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_config(dir.path());
+    let keys = dir.path().join("keys");
+    let out = licet(["keys", "new", "--out", path(&keys)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // 1. On the device: the request file.
+    let request = dir.path().join("req.json");
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "activation-request",
+        "--out",
+        path(&request),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&request).unwrap()).unwrap();
+    assert_eq!(body["format"], "licet-activation-request/1");
+    assert!(
+        !body["fingerprint"].as_str().unwrap().contains("7f3c0ffee"),
+        "the raw machine id stays on the device"
+    );
+
+    // 2. At the vendor: a license for exactly that device.
+    let license = dir.path().join("gate-7.lic");
+    let out = licet([
+        "license",
+        "issue",
+        "--catalog",
+        path(&catalog("gate-control")),
+        "--key",
+        path(&keys.join("signing.key")),
+        "--tenant",
+        "acme",
+        "--device",
+        "gate-7",
+        "--request",
+        path(&request),
+        "--plan",
+        "standard",
+        "--grace-hours",
+        "8760",
+        "--out",
+        path(&license),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // 3. Back on the device.
+    let pubkey = keys.join("signing.pub");
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "--pubkey",
+        path(&pubkey),
+        "import-license",
+        path(&license),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("state: active"), "{}", stdout(&out));
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "--pubkey",
+        path(&pubkey),
+        "status",
+    ]);
+    assert!(
+        stdout(&out).starts_with("state: active"),
+        "{}",
+        stdout(&out)
+    );
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "--pubkey",
+        path(&pubkey),
+        "plan",
+        "--format",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        plan["enabled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "vehicle.color"),
+        "{plan}"
+    );
+
+    // A license edited by hand is refused, and the one in use is kept.
+    let forged = dir.path().join("forged.lic");
+    let text = std::fs::read_to_string(&license).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let body_line = lines.iter().position(|l| l.len() == 64).unwrap();
+    let flipped: String = lines[body_line]
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 10 {
+                if c == 'A' { 'B' } else { 'A' }
+            } else {
+                c
+            }
+        })
+        .collect();
+    lines[body_line] = flipped;
+    std::fs::write(&forged, lines.join("\n") + "\n").unwrap();
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "--pubkey",
+        path(&pubkey),
+        "import-license",
+        path(&forged),
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("license"), "{}", stderr(&out));
+    let out = licet([
+        "agent",
+        "--config",
+        path(&config),
+        "--pubkey",
+        path(&pubkey),
+        "status",
+    ]);
+    assert!(
+        stdout(&out).starts_with("state: active"),
+        "{}",
+        stdout(&out)
+    );
+
+    // 4. The agent process answers checks and stops cleanly on SIGTERM.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args([
+            "agent",
+            "--config",
+            path(&config),
+            "--pubkey",
+            path(&pubkey),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .strip_prefix("licet agent listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer: serde_json::Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/check"))
+            .json(&serde_json::json!({"feature": "vehicle.color"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer["allowed"], true, "{answer}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn print_config_redacts_secrets_and_an_exposed_listener_needs_a_token() {
+    let out = licet([
+        "agent",
+        "--license-key",
+        "LCT-SECRET",
+        "--api-token",
+        "tok",
+        "print-config",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains("LCT-SECRET") && !text.contains("\"tok\""),
+        "{text}"
+    );
+    assert!(text.contains("license_key = \"(set)\""), "{text}");
+
+    let out = licet(["agent", "--listen", "0.0.0.0:8471", "print-config"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("api_token"), "{}", stderr(&out));
+}
