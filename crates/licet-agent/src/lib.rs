@@ -138,6 +138,11 @@ pub async fn serve(
     }
     #[cfg(unix)]
     if let Some(path) = agent.config().socket.clone() {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        // A socket left by a previous run would make bind fail.
         let _ = std::fs::remove_file(&path);
         let listener = tokio::net::UnixListener::bind(&path)
             .with_context(|| format!("cannot listen on the socket {}", path.display()))?;
