@@ -794,7 +794,9 @@ impl Agent {
         armored: &str,
         new_device: bool,
     ) -> Result<LicensePayload, ActivationError> {
-        let verified = self.verify(armored, new_device)?;
+        let verified = self.verify(armored, new_device).inspect_err(|error| {
+            tracing::warn!("refused a license offered for import: {error}");
+        })?;
         let payload = verified.payload().clone();
         {
             let p = lock(&self.inner.persisted);
