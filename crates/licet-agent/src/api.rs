@@ -490,69 +490,55 @@ pub async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
         let _ = writeln!(out, "licet_agent_state{{state=\"{state}\"}} {on}");
     }
     let counters = &s.counters;
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_checks_total Entitlement checks answered."
+    let mut metric = |name: &str, kind: &str, help: &str, value: i64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    let count = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    metric(
+        "licet_agent_checks_total",
+        "counter",
+        "Entitlement checks answered.",
+        count(&counters.checks),
     );
-    let _ = writeln!(out, "# TYPE licet_agent_checks_total counter");
-    let _ = writeln!(
-        out,
-        "licet_agent_checks_total {}",
-        counters.checks.load(Ordering::Relaxed)
+    metric(
+        "licet_agent_checks_denied_total",
+        "counter",
+        "Checks answered no.",
+        count(&counters.denied),
     );
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_checks_denied_total Checks answered no."
+    metric(
+        "licet_agent_camera_refusals_total",
+        "counter",
+        "Camera registrations refused at the limit.",
+        count(&counters.camera_refusals),
     );
-    let _ = writeln!(out, "# TYPE licet_agent_checks_denied_total counter");
-    let _ = writeln!(
-        out,
-        "licet_agent_checks_denied_total {}",
-        counters.denied.load(Ordering::Relaxed)
+    metric(
+        "licet_agent_cameras",
+        "gauge",
+        "Cameras registered on the device.",
+        i64::try_from(cameras).unwrap_or(i64::MAX),
     );
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_camera_refusals_total Camera registrations refused at the limit."
+    metric(
+        "licet_agent_refresh_failures",
+        "gauge",
+        "Failed refreshes in a row.",
+        i64::from(sync.failures),
     );
-    let _ = writeln!(out, "# TYPE licet_agent_camera_refusals_total counter");
-    let _ = writeln!(
-        out,
-        "licet_agent_camera_refusals_total {}",
-        counters.camera_refusals.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_cameras Cameras registered on the device."
-    );
-    let _ = writeln!(out, "# TYPE licet_agent_cameras gauge");
-    let _ = writeln!(out, "licet_agent_cameras {cameras}");
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_refresh_failures Failed refreshes in a row."
-    );
-    let _ = writeln!(out, "# TYPE licet_agent_refresh_failures gauge");
-    let _ = writeln!(out, "licet_agent_refresh_failures {}", sync.failures);
     if let Some(at) = sync.last_success {
-        let _ = writeln!(
-            out,
-            "# HELP licet_agent_last_sync_timestamp_seconds The last successful refresh."
-        );
-        let _ = writeln!(out, "# TYPE licet_agent_last_sync_timestamp_seconds gauge");
-        let _ = writeln!(
-            out,
-            "licet_agent_last_sync_timestamp_seconds {}",
-            at.unix_timestamp()
+        metric(
+            "licet_agent_last_sync_timestamp_seconds",
+            "gauge",
+            "The last successful refresh.",
+            at.unix_timestamp(),
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP licet_agent_clock_behind_seconds How far the clock is behind the time high-water mark (0 when not)."
-    );
-    let _ = writeln!(out, "# TYPE licet_agent_clock_behind_seconds gauge");
-    let _ = writeln!(
-        out,
-        "licet_agent_clock_behind_seconds {}",
-        current.report.clock_behind_seconds.unwrap_or(0)
+    metric(
+        "licet_agent_clock_behind_seconds",
+        "gauge",
+        "How far the clock is behind the time high-water mark (0 when not).",
+        current.report.clock_behind_seconds.unwrap_or(0),
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

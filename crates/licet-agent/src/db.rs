@@ -90,6 +90,24 @@ fn parse(value: &str) -> Result<OffsetDateTime, DbError> {
         .map_err(|e| DbError::Corrupt(format!("bad time {value:?}: {e}")))
 }
 
+/// Sets (or with `None` deletes) metadata values inside a transaction.
+fn write_meta(
+    tx: &rusqlite::Transaction<'_>,
+    values: &[(&str, Option<&str>)],
+) -> Result<(), DbError> {
+    for (key, value) in values {
+        match value {
+            Some(value) => tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?,
+            None => tx.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+        };
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Db, DbError> {
@@ -126,16 +144,7 @@ impl Db {
     pub fn set_meta(&self, values: &[(&str, Option<&str>)]) -> Result<(), DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        for (key, value) in values {
-            match value {
-                Some(value) => tx.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
-                )?,
-                None => tx.execute("DELETE FROM meta WHERE key = ?1", [key])?,
-            };
-        }
+        write_meta(&tx, values)?;
         tx.commit()?;
         Ok(())
     }
@@ -179,16 +188,7 @@ impl Db {
                 text(now)
             ],
         )?;
-        for (key, value) in meta {
-            match value {
-                Some(value) => tx.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
-                )?,
-                None => tx.execute("DELETE FROM meta WHERE key = ?1", [key])?,
-            };
-        }
+        write_meta(&tx, meta)?;
         tx.commit()?;
         Ok(())
     }
