@@ -87,7 +87,7 @@ pub fn status_view(agent: &Agent) -> Result<StatusView, ApiError> {
         trial_ends_at: text(license.and_then(|l| l.trial.as_ref()).map(|t| t.ends_at)),
         trial_days_left: license
             .and_then(|l| l.trial.as_ref())
-            .map(|t| (t.ends_at - now).whole_days().max(0)),
+            .map(|t| licet_core::trial::days_left(t.ends_at - now)),
         expires_at: text(current.report.expires_at),
         refresh_due_at: text(current.report.refresh_due_at),
         degrades_at: text(current.report.degrades_at),

@@ -62,7 +62,7 @@ pub struct CameraView {
     pub is_trial: bool,
     /// End of the camera's trial, when on one.
     pub trial_expires_at: Option<String>,
-    /// Whole days left in the trial.
+    /// Days left in the trial, counting a started day (90 on the first day of 90).
     pub days_remaining: Option<i64>,
     /// Whole hours left in the trial.
     pub hours_remaining: Option<i64>,
@@ -132,7 +132,7 @@ pub struct StatusView {
     pub trial: bool,
     /// End of the trial.
     pub trial_ends_at: Option<String>,
-    /// Whole days left in the trial.
+    /// Days left in the trial, counting a started day (90 on the first day of 90).
     pub trial_days_left: Option<i64>,
     /// End of the paid term.
     pub expires_at: Option<String>,

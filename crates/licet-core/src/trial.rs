@@ -45,6 +45,14 @@ pub struct CameraTrial {
     pub hours_remaining: Option<i64>,
 }
 
+/// Whole days left in `left`, counting a started day as a day: 90 on the first day of a
+/// 90-day trial, 1 on its last, 0 once over (as people count "days remaining").
+pub fn days_left(left: Duration) -> i64 {
+    const DAY: i128 = 86_400_000_000_000;
+    let nanos = left.whole_nanoseconds().max(0);
+    i64::try_from((nanos + DAY - 1) / DAY).unwrap_or(i64::MAX)
+}
+
 /// The trial of a camera first registered at `first_registered_at`, under a license
 /// with `trial` (none for a paid license), at `now`.
 pub fn camera_trial(
@@ -69,7 +77,7 @@ pub fn camera_trial(
             CameraMode::Trial
         },
         expires_at: Some(expires_at),
-        days_remaining: Some(left.whole_days()),
+        days_remaining: Some(days_left(left)),
         hours_remaining: Some(left.whole_hours()),
     }
 }
@@ -93,8 +101,17 @@ mod tests {
         let t = camera_trial(Some(&trial()), first, datetime!(2026-02-11 12:00 UTC));
         assert_eq!(t.mode, CameraMode::Trial);
         assert_eq!(t.expires_at, Some(datetime!(2026-05-02 0:00 UTC)));
-        assert_eq!(t.days_remaining, Some(79));
+        assert_eq!(t.days_remaining, Some(80), "79.5 days left count as 80");
         assert_eq!(t.hours_remaining, Some(79 * 24 + 12));
+    }
+
+    #[test]
+    fn days_left_counts_a_started_day() {
+        assert_eq!(days_left(Duration::days(90)), 90);
+        assert_eq!(days_left(Duration::days(90) - Duration::seconds(1)), 90);
+        assert_eq!(days_left(Duration::seconds(1)), 1);
+        assert_eq!(days_left(Duration::ZERO), 0);
+        assert_eq!(days_left(-Duration::days(3)), 0);
     }
 
     #[test]
