@@ -6,8 +6,9 @@
 //! with paused time. Decisions (is the lease over?) are made from the agent's `Clock`,
 //! never from how long a task slept.
 
-use crate::agent::{Agent, SyncError};
+use crate::agent::{ActivationError, Agent, SyncError};
 use licet_core::planning::ModulePlan;
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -106,6 +107,42 @@ async fn refresh_loop(agent: Agent, mut shutdown: watch::Receiver<bool>) {
             Ok(_) | Err(SyncError::Refused(_)) => failures = 0,
             Err(SyncError::NotPossible(_)) => failures = 0,
             Err(SyncError::Failed(_)) => failures = failures.saturating_add(1),
+        }
+    }
+}
+
+/// Activates with the license key, retrying with backoff while the server cannot be
+/// reached (a device often boots before its uplink). A definite refusal from the server
+/// (unknown key, device limit reached, …) is logged and not retried: retrying cannot
+/// change it, a new key or a freed slot and a restart can.
+pub async fn activate_until_done(
+    agent: Agent,
+    key: SecretString,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut failures = 0u32;
+    loop {
+        match agent.activate(key.expose_secret()).await {
+            Ok(payload) => {
+                tracing::info!(plan = %payload.plan, "activation succeeded");
+                return;
+            }
+            Err(ActivationError::Unreachable(message)) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures, unit_random());
+                tracing::warn!(
+                    "activation failed, retrying in {} s: cannot reach the server: {message}",
+                    wait.as_secs()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+            }
+            Err(error) => {
+                tracing::error!("activation refused: {error}");
+                return;
+            }
         }
     }
 }

@@ -90,7 +90,8 @@ pub fn router(agent: Agent) -> Router {
 }
 
 /// Opens the agent, activates it with the configured license key if it has no license
-/// yet (a failure is logged and retried on the next start; the agent serves meanwhile),
+/// yet (in the background, retried with backoff while the server is unreachable; the
+/// local API answers "unactivated" meanwhile),
 /// starts the background tasks and serves the local API until `shutdown` resolves.
 /// In-flight requests finish and the time high-water mark is written before it returns.
 pub async fn run(
@@ -109,18 +110,18 @@ pub async fn serve(
     listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    use secrecy::ExposeSecret;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = background::spawn(&agent, stop_rx.clone());
     let state = agent.current().report.state;
     if state == licet_core::state::LicenseState::Unactivated && !agent.is_registered_online() {
         if let Some(key) = agent.config().license_key.clone() {
-            match agent.activate(key.expose_secret()).await {
-                Ok(payload) => tracing::info!(plan = %payload.plan, "activation succeeded"),
-                Err(error) => tracing::error!("activation failed: {error}"),
-            }
+            tasks.push(tokio::spawn(background::activate_until_done(
+                agent.clone(),
+                key,
+                stop_rx.clone(),
+            )));
         }
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = background::spawn(&agent, stop_rx.clone());
     let app = router(agent.clone());
 
     let mut servers = Vec::new();

@@ -250,3 +250,32 @@ fn wrap(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_device_that_boots_before_its_uplink_activates_when_the_server_appears() {
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let port = server.port();
+    let subscription = server.subscription("gate-control", "standard", false).await;
+    let base = server.base.clone();
+    server.stop();
+
+    let device = Device::new("gate-6");
+    let mut config = device.config(Some(&base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    let (_, status) = api.get("/v1/status").await;
+    assert_eq!(status["state"], "unactivated", "{status}");
+
+    // The uplink comes up; the agent's next attempt (after its backoff) activates.
+    let _server = TestServer::start(clock.clone(), port, server_dir.path().to_path_buf());
+    advance(&clock, Duration::minutes(1)).await;
+    wait_for_state(&agent, LicenseState::Active).await;
+    let (_, check) = api
+        .post("/v1/check", serde_json::json!({"feature": "vehicle.color"}))
+        .await;
+    assert_eq!(check["allowed"], true, "{check}");
+    api.stop().await;
+}

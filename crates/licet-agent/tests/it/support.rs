@@ -227,14 +227,24 @@ pub fn signing_key() -> (ed25519_dalek::SigningKey, String) {
     (key, public)
 }
 
-/// Waits until the agent reaches `state` (the test's own timeout guards a hang).
+/// Waits until the agent reaches `state`; fails after a minute of real time. (With
+/// paused tokio time a tokio timeout cannot bound this: idle moments spent waiting for
+/// real network IO advance tokio time timer by timer, hours in milliseconds.)
+#[allow(clippy::disallowed_methods)] // A watchdog in real time, not a deadline of the product.
 pub async fn wait_for_state(agent: &Agent, state: licet_core::state::LicenseState) {
+    let started = std::time::Instant::now();
     let mut changes = agent.changes();
-    loop {
-        if agent.current().report.state == state {
-            return;
+    while agent.current().report.state != state {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the agent never reached {state}; it is {}: {}",
+            agent.current().report.state,
+            agent.current().detail
+        );
+        tokio::select! {
+            _ = changes.changed() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
-        changes.changed().await.unwrap();
     }
 }
 
