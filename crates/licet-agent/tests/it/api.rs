@@ -527,3 +527,49 @@ async fn the_status_page_shows_state_trial_bar_cameras_and_metrics_count_checks(
     );
     api.stop().await;
 }
+
+#[tokio::test]
+async fn a_license_imported_by_another_process_is_picked_up_by_the_running_agent() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("reload-box");
+    let running = offline_agent(&device, "gate-control", standard(), clock.clone(), |_| {});
+    let api = LocalApi::start(running.clone()).await;
+
+    // `licet agent import-license` opens the same data directory in another process.
+    let other = offline_agent(&device, "gate-control", standard(), clock.clone(), |_| {});
+    let catalog = licet_core::catalog::Catalog::from_toml(
+        &std::fs::read_to_string(
+            crate::support::repo().join("examples/catalogs/gate-control.toml"),
+        )
+        .unwrap(),
+        "gate-control",
+    )
+    .unwrap();
+    let (key, _) = signing_key();
+    let renewed = licet_core::license::issue(
+        &licet_core::license::IssueRequest {
+            catalog: &catalog,
+            subscription: &Subscription::plan("professional"),
+            license_id: licet_core::ids::LicenseId::new("lic_renewed"),
+            tenant: licet_core::ids::TenantId::new("acme"),
+            device: licet_core::ids::DeviceId::new("device-1"),
+            fingerprint: &other.fingerprint().value,
+            issued_at: START,
+            term_ends_at: None,
+            trial_started_at: None,
+            sequence: 2,
+            grace: None,
+            refresh: None,
+        },
+        &key,
+    )
+    .unwrap();
+    other.import_license(&renewed.armored, false).unwrap();
+
+    // The running agent's ticker re-reads the stored license (called here directly).
+    running.reload().unwrap();
+    let (_, status) = api.get("/v1/status").await;
+    assert_eq!(status["plan"], "professional", "{status}");
+    assert_eq!(status["sequence"], 2);
+    api.stop().await;
+}
