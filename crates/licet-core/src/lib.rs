@@ -26,6 +26,7 @@ pub fn time_text(at: time::OffsetDateTime) -> String {
 pub mod conformance;
 pub mod license_key;
 pub mod planning;
+pub mod rating;
 pub mod snapshot;
 pub mod state;
 pub mod trial;

@@ -7,4 +7,5 @@ mod catalog;
 mod conformance;
 mod license;
 mod properties;
+mod rating;
 mod support;
