@@ -51,7 +51,7 @@ impl BillingMonth {
 
     /// Days in the month.
     pub fn days(self) -> u8 {
-        time::util::days_in_year_month(self.year, self.month)
+        self.month.length(self.year)
     }
 
     /// The month's first day.
