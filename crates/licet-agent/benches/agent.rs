@@ -237,6 +237,89 @@ fn terminate(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
+fn usage_event(n: u64) -> licet_agent::usage::UsageEvent {
+    licet_agent::usage::UsageEvent {
+        kind: "api_call".into(),
+        quantity: n % 7 + 1,
+        unit: Some("call".into()),
+        camera_id: Some(format!("camera-{:03}", n % 100)),
+        time: time::OffsetDateTime::now_utc(),
+        attributes: None,
+    }
+}
+
+const USAGE_BATCH: u64 = 100;
+
+/// Durable recording through the agent's group-commit writer: 16 callers, each
+/// recording batches of 100 events, for the run; events per second.
+async fn usage_recording(dir: &Path) -> f64 {
+    let recorder = licet_agent::usage::Recorder::start(&dir.join("usage.db"), u64::MAX).unwrap();
+    let start = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY as u64)
+        .map(|w| {
+            let recorder = recorder.clone();
+            tokio::spawn(async move {
+                let mut recorded = 0u64;
+                while start.elapsed() < RUN {
+                    let events = (0..USAGE_BATCH)
+                        .map(|i| usage_event(w * 1_000_000 + recorded + i))
+                        .collect();
+                    recorder.record(events).await.unwrap();
+                    recorded += USAGE_BATCH;
+                }
+                recorded
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The baseline: the same rows inserted straight into SQLite (WAL, synchronous=FULL)
+/// in transactions of 1600 rows (16 callers × 100 events), for the run.
+fn raw_sqlite_inserts(dir: &Path) -> f64 {
+    let mut conn = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE usage_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+         quantity INTEGER NOT NULL, unit TEXT, camera_id TEXT, occurred_at TEXT NOT NULL, attributes TEXT)",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut total = 0u64;
+    while start.elapsed() < RUN {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO usage_events (kind, quantity, unit, camera_id, occurred_at, attributes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .unwrap();
+            for i in 0..(CONCURRENCY as u64 * USAGE_BATCH) {
+                let e = usage_event(total + i);
+                insert
+                    .execute(rusqlite::params![
+                        e.kind,
+                        e.quantity as i64,
+                        e.unit,
+                        e.camera_id,
+                        licet_core::time_text(e.time),
+                        Option::<String>::None
+                    ])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        total += CONCURRENCY as u64 * USAGE_BATCH;
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (agent, config) = agent(dir.path());
@@ -252,6 +335,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let usage_dir = tempfile::tempdir().unwrap();
+    let recorded = runtime.block_on(usage_recording(usage_dir.path()));
+    let raw = raw_sqlite_inserts(usage_dir.path());
     let (bare, check, ofrep) = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -302,6 +388,15 @@ fn main() {
             stats.p99_ms / bare.p99_ms
         );
     }
+    println!(
+        "durable usage recording {recorded:>10.0} events/s (target >= 100000: {})   raw batched SQLite inserts {raw:>10.0} events/s   ratio {:.2}x",
+        if recorded >= 100_000.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        recorded / raw
+    );
     if let Some(kib) = rss {
         let mb = kib as f64 / 1024.0;
         println!(

@@ -187,6 +187,7 @@ struct Inner {
     changes: watch::Sender<u64>,
     wake: Notify,
     http: reqwest::Client,
+    usage: crate::usage::Recorder,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -229,6 +230,11 @@ impl Agent {
                 config.data_dir.display()
             )
         })?;
+        let usage = crate::usage::Recorder::start(
+            &config.data_dir.join("agent.db"),
+            config.usage_max_backlog,
+        )
+        .context("cannot open the usage outbox")?;
         let device_key = identity::device_key(&config.data_dir)?;
         let fingerprint = identity::fingerprint(&config.identity_root, &config.data_dir)?;
         let unlicensed = match &config.catalog {
@@ -350,6 +356,7 @@ impl Agent {
                 changes,
                 wake: Notify::new(),
                 http,
+                usage,
             }),
         };
         agent.rebuild(true)?;
@@ -989,6 +996,36 @@ impl Agent {
         };
         self.inner.changes.send_modify(|n| *n += 1);
         Ok(answer)
+    }
+
+    /// Records usage events durably (group commit); answers their sequence numbers.
+    pub async fn record_usage(
+        &self,
+        events: Vec<crate::usage::UsageEvent>,
+    ) -> Result<(u64, u64), crate::usage::RecordError> {
+        self.inner.usage.record(events).await
+    }
+
+    /// Usage events waiting for upload.
+    pub fn usage_backlog(&self) -> u64 {
+        self.inner.usage.backlog()
+    }
+
+    /// Records today's camera-day for every registered camera (once per camera and UTC
+    /// day, however often it is called).
+    pub async fn record_camera_days(&self) -> Result<usize> {
+        let today = self.current().report.effective_now.date();
+        let days: Vec<(String, time::Date)> = self
+            .inner
+            .db
+            .cameras()?
+            .into_iter()
+            .map(|c| (c.camera_id, today))
+            .collect();
+        if days.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.inner.usage.record_camera_days(days).await?)
     }
 
     /// Unregisters a camera (its trial start is kept).

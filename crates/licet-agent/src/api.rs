@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use licet_client::agent::brinkbyte::{QuotaUsage, UsageSummary};
 use licet_client::agent::{
     ActivateRequest, CameraRegister, CameraView, CheckRequest, CheckResponse, ClassFilterRequest,
-    ClassFilterResponse, ComponentCheckRequest, ComponentCheckResponse, StatusView,
+    ClassFilterResponse, ComponentCheckRequest, ComponentCheckResponse, StatusView, UsageAccepted,
+    UsageEventIn,
 };
 use licet_core::amount::Amount;
 use licet_core::catalog::{ComponentKind, FeatureKind};
@@ -98,6 +99,7 @@ pub fn status_view(agent: &Agent) -> Result<StatusView, ApiError> {
         camera_limit: agent
             .camera_limit(&current)
             .map(|(_, limit)| amount_json(limit)),
+        usage_backlog: agent.usage_backlog(),
         now: licet_core::time_text(now),
     })
 }
@@ -424,6 +426,125 @@ pub async fn import_license(
     Ok(Json(status_view(&s.agent)?))
 }
 
+/// Events one `POST /v1/usage` may carry.
+pub const USAGE_BATCH_MAX: usize = 10_000;
+
+fn usage_event(
+    index: usize,
+    value: serde_json::Value,
+    now: time::OffsetDateTime,
+) -> Result<crate::usage::UsageEvent, ApiError> {
+    let bad = |why: String| ApiError::InvalidRequest(format!("event {index}: {why}"));
+    let event: UsageEventIn = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    let kind_ok = !event.kind.is_empty()
+        && event.kind.len() <= 100
+        && event
+            .kind
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !kind_ok {
+        return Err(bad(format!(
+            "`type` {:?} must be a meter name of 1 to 100 letters, digits, '_', '.' or '-'",
+            event.kind
+        )));
+    }
+    let quantity = event.quantity.as_u64().ok_or_else(|| {
+        bad(format!(
+            "`quantity` {} must be a non-negative integer in the meter's unit",
+            event.quantity
+        ))
+    })?;
+    let time = match &event.time {
+        None => now,
+        Some(text) => {
+            let at =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| bad(format!("`time` {text:?} is not RFC 3339 ({e})")))?;
+            if at - now > time::Duration::hours(24) {
+                return Err(bad(format!(
+                    "`time` {text} is more than 24 h ahead of this device's clock"
+                )));
+            }
+            at
+        }
+    };
+    if event
+        .camera_id
+        .as_ref()
+        .is_some_and(|c| c.is_empty() || c.chars().count() > 200)
+    {
+        return Err(bad("`camera_id` must be 1 to 200 characters".into()));
+    }
+    if event.unit.as_ref().is_some_and(|u| u.chars().count() > 50) {
+        return Err(bad("`unit` is longer than 50 characters".into()));
+    }
+    if event.attributes.as_ref().is_some_and(|a| !a.is_object()) {
+        return Err(bad("`attributes` must be a JSON object".into()));
+    }
+    Ok(crate::usage::UsageEvent {
+        kind: event.kind,
+        quantity,
+        unit: event.unit,
+        camera_id: event.camera_id,
+        time,
+        attributes: event.attributes,
+    })
+}
+
+/// `POST /v1/usage`: one event, an array, or `{"events": [...]}`; 202 once they are
+/// on disk. A request with an invalid event records nothing and names the event.
+pub async fn record_usage(
+    State(s): State<ApiState>,
+    Body(body): Body<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let items = match body {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut map) if map.contains_key("events") => {
+            match map.remove("events") {
+                Some(serde_json::Value::Array(items)) => items,
+                _ => {
+                    return Err(ApiError::InvalidRequest(
+                        "`events` must be an array of usage events".into(),
+                    ));
+                }
+            }
+        }
+        object @ serde_json::Value::Object(_) => vec![object],
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "send a usage event {\"type\", \"quantity\"}, an array of them, or {\"events\": [...]}".into(),
+            ));
+        }
+    };
+    if items.is_empty() || items.len() > USAGE_BATCH_MAX {
+        return Err(ApiError::InvalidRequest(format!(
+            "send 1 to {USAGE_BATCH_MAX} events per request (got {})",
+            items.len()
+        )));
+    }
+    let now = s.agent.current().report.effective_now;
+    let events = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| usage_event(i, v, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let accepted = events.len() as u64;
+    let (first, last) = s.agent.record_usage(events).await.map_err(|e| match e {
+        crate::usage::RecordError::Full { .. } => ApiError::OutboxFull(e.to_string()),
+        crate::usage::RecordError::Storage(m) => ApiError::Internal(m),
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(UsageAccepted {
+            accepted,
+            first_sequence: first,
+            last_sequence: last,
+            backlog: s.agent.usage_backlog(),
+        }),
+    )
+        .into_response())
+}
+
 /// Quota use in the current periods.
 pub fn usage_summary(agent: &Agent) -> Result<UsageSummary, ApiError> {
     let current = agent.current();
@@ -534,6 +655,12 @@ pub async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
             at.unix_timestamp(),
         );
     }
+    metric(
+        "licet_agent_usage_backlog",
+        "gauge",
+        "Usage events recorded and waiting for upload.",
+        i64::try_from(s.agent.usage_backlog()).unwrap_or(i64::MAX),
+    );
     metric(
         "licet_agent_clock_behind_seconds",
         "gauge",

@@ -185,6 +185,9 @@ async fn ticker(agent: Agent, mut shutdown: watch::Receiver<bool>) {
         if let Err(error) = agent.rebuild(false) {
             tracing::error!("cannot re-evaluate the license state: {error:#}");
         }
+        if let Err(error) = agent.record_camera_days().await {
+            tracing::error!("cannot record today's camera-days: {error:#}");
+        }
     }
 }
 

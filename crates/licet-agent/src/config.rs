@@ -47,6 +47,8 @@ pub struct AgentConfig {
     /// Where machine identity is read from (`/` on a real device; tests point it at a
     /// directory of their own).
     pub identity_root: PathBuf,
+    /// Usage events kept for upload at most; past it new events are refused (507).
+    pub usage_max_backlog: u64,
 }
 
 impl Default for AgentConfig {
@@ -67,6 +69,7 @@ impl Default for AgentConfig {
             catalog: None,
             name: None,
             identity_root: PathBuf::from("/"),
+            usage_max_backlog: 5_000_000,
         }
     }
 }
@@ -89,6 +92,7 @@ pub struct Redacted<'a> {
     redis_url: Option<&'a str>,
     catalog: Option<&'a std::path::Path>,
     name: Option<&'a str>,
+    usage_max_backlog: u64,
 }
 
 fn set(secret: &Option<SecretString>) -> &'static str {
@@ -117,6 +121,7 @@ impl AgentConfig {
             redis_url: self.redis_url.as_deref(),
             catalog: self.catalog.as_deref(),
             name: self.name.as_deref(),
+            usage_max_backlog: self.usage_max_backlog,
         }
     }
 

@@ -36,6 +36,8 @@ pub enum ApiError {
     LicenseRefused(String),
     /// The server could not be reached.
     Unreachable(String),
+    /// The usage outbox is full.
+    OutboxFull(String),
     /// Anything else.
     Internal(String),
 }
@@ -52,6 +54,7 @@ impl ApiError {
             ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::LicenseRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+            ApiError::OutboxFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +70,7 @@ impl ApiError {
             ApiError::Refused { code, .. } => code.clone(),
             ApiError::LicenseRefused(_) => "license_refused".into(),
             ApiError::Unreachable(_) => "server_unreachable".into(),
+            ApiError::OutboxFull(_) => "usage_backlog_full".into(),
             ApiError::Internal(_) => "internal".into(),
         }
     }
@@ -117,7 +121,8 @@ impl IntoResponse for ApiError {
             | ApiError::Conflict { message: m, .. }
             | ApiError::Refused { message: m, .. }
             | ApiError::LicenseRefused(m)
-            | ApiError::Unreachable(m) => m,
+            | ApiError::Unreachable(m)
+            | ApiError::OutboxFull(m) => m,
         };
         let body = ErrorBody {
             error: ErrorDetail {

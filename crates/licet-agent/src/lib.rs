@@ -20,6 +20,7 @@ pub mod identity;
 pub mod ofrep;
 pub mod page;
 pub mod publish;
+pub mod usage;
 
 pub use agent::{Agent, Entitlements};
 pub use config::AgentConfig;
@@ -62,6 +63,7 @@ pub fn router(agent: Agent) -> Router {
         .route("/v1/activate", post(api::activate))
         .route("/v1/activation-request", get(api::activation_request))
         .route("/v1/license", post(api::import_license))
+        .route("/v1/usage", post(api::record_usage))
         .route("/v1/usage/summary", get(api::usage))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_flag))

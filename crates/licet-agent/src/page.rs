@@ -84,6 +84,10 @@ td,th{{text-align:left;padding:.25rem .8rem .25rem 0;border-bottom:1px solid #dd
         ("Offline grace until", view.degrades_at.clone()),
         ("Last sync", view.last_sync_at.clone()),
         ("Last sync error", view.last_sync_error.clone()),
+        (
+            "Usage waiting for upload",
+            Some(format!("{} events", view.usage_backlog)),
+        ),
     ];
     for (label, value) in rows {
         let _ = write!(

@@ -150,6 +150,8 @@ pub struct StatusView {
     pub cameras: u64,
     /// The camera limit, if the product has one (`"unlimited"` or a number).
     pub camera_limit: Option<serde_json::Value>,
+    /// Usage events recorded and waiting for upload.
+    pub usage_backlog: u64,
     /// Time the answer was computed at (the effective time).
     pub now: String,
 }
@@ -386,4 +388,41 @@ pub mod brinkbyte {
         /// What remains.
         pub remaining: serde_json::Value,
     }
+}
+
+/// One usage event as `POST /v1/usage` takes it (a single event, an array of them, or
+/// `{"events": [...]}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageEventIn {
+    /// The meter, e.g. `api_call`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// How many units: a non-negative integer.
+    pub quantity: serde_json::Value,
+    /// The unit, if the caller names it.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The camera it is about.
+    #[serde(default)]
+    pub camera_id: Option<String>,
+    /// When it happened (RFC 3339; default: now).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Free-form attributes (a JSON object).
+    #[serde(default)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// `POST /v1/usage` answer (202): the events are on disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageAccepted {
+    /// Events accepted.
+    pub accepted: u64,
+    /// The first sequence number given.
+    pub first_sequence: u64,
+    /// The last sequence number given.
+    pub last_sequence: u64,
+    /// Events waiting for upload, these included.
+    pub backlog: u64,
 }

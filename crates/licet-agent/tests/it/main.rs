@@ -13,3 +13,4 @@ mod openfeature;
 mod plan_hook;
 mod redis_publication;
 mod support;
+mod usage;

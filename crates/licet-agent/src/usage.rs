@@ -1,0 +1,278 @@
+//! Durable usage recording: every accepted event is on disk before the caller hears
+//! "accepted", and many concurrent callers share one fsync.
+//!
+//! One writer thread owns its own connection to the agent database. Callers send their
+//! events over a channel and wait; the writer takes everything queued, writes it in one
+//! transaction (one fsync with `synchronous = FULL`), then answers each caller with the
+//! sequence numbers its events got. That is group commit: the cost of durability is
+//! paid per batch of callers, not per event. Sequence numbers come from an
+//! `AUTOINCREMENT` key, so they only ever grow on this device, even after the outbox is
+//! pruned; the server deduplicates on (device, sequence).
+//!
+//! The outbox is bounded: past `max_backlog` unacknowledged events new events are
+//! refused (the caller gets 507) and nothing already accepted is dropped.
+//!
+//! The agent also records billing by itself: one `camera_day` event per registered
+//! camera per UTC day, exactly once (a `camera_days` table makes the day's event
+//! idempotent), so per-camera billing needs nothing from the application.
+
+use rusqlite::{Connection, params};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+/// The event type the agent records for each camera and UTC day.
+pub const CAMERA_DAY: &str = "camera_day";
+
+/// Requests the writer takes into one transaction at most.
+const GROUP_MAX: usize = 4096;
+
+/// One usage event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageEvent {
+    /// The meter (`api_call`, `llm_tokens`, …).
+    pub kind: String,
+    /// How many units.
+    pub quantity: u64,
+    /// The unit, if the caller named it.
+    pub unit: Option<String>,
+    /// The camera it is about.
+    pub camera_id: Option<String>,
+    /// When it happened (device time).
+    pub time: OffsetDateTime,
+    /// Free-form attributes (JSON object).
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// Why events were not recorded.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The outbox is full.
+    #[error(
+        "the usage outbox is full ({backlog} events waiting for upload, limit {limit}); nothing was recorded: the server must be reached (see /v1/status) or usage_max_backlog raised"
+    )]
+    Full {
+        /// Events waiting.
+        backlog: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The database refused the write; nothing was recorded.
+    #[error("usage could not be written: {0}")]
+    Storage(String),
+}
+
+enum Request {
+    Events {
+        events: Vec<UsageEvent>,
+        reply: oneshot::Sender<Result<(u64, u64), RecordError>>,
+    },
+    CameraDays {
+        days: Vec<(String, time::Date)>,
+        reply: oneshot::Sender<Result<usize, RecordError>>,
+    },
+}
+
+/// The usage recorder. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    sender: mpsc::Sender<Request>,
+    backlog: Arc<AtomicU64>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS usage_events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    quantity    INTEGER NOT NULL,
+    unit        TEXT,
+    camera_id   TEXT,
+    occurred_at TEXT NOT NULL,
+    attributes  TEXT
+);
+CREATE TABLE IF NOT EXISTS camera_days (
+    camera_id TEXT NOT NULL,
+    day       TEXT NOT NULL,
+    PRIMARY KEY (camera_id, day)
+);
+";
+
+fn insert(conn: &rusqlite::Transaction<'_>, event: &UsageEvent) -> rusqlite::Result<u64> {
+    conn.execute(
+        "INSERT INTO usage_events (kind, quantity, unit, camera_id, occurred_at, attributes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            event.kind,
+            i64::try_from(event.quantity).unwrap_or(i64::MAX),
+            event.unit,
+            event.camera_id,
+            licet_core::time_text(event.time),
+            event.attributes.as_ref().map(|a| a.to_string()),
+        ],
+    )?;
+    Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or(0))
+}
+
+impl Recorder {
+    /// Opens the outbox in the database at `path` and starts the writer thread, which
+    /// stops when the last `Recorder` is dropped.
+    pub fn start(path: &Path, max_backlog: u64) -> rusqlite::Result<Recorder> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let waiting: i64 = conn.query_row("SELECT count(*) FROM usage_events", [], |r| r.get(0))?;
+        let backlog = Arc::new(AtomicU64::new(u64::try_from(waiting).unwrap_or(0)));
+        let (sender, receiver) = mpsc::channel();
+        let counter = backlog.clone();
+        std::thread::Builder::new()
+            .name("licet-usage-writer".into())
+            .spawn(move || write_loop(conn, receiver, counter, max_backlog))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Recorder { sender, backlog })
+    }
+
+    /// Records events durably; answers the first and last sequence numbers given.
+    pub async fn record(&self, events: Vec<UsageEvent>) -> Result<(u64, u64), RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request::Events { events, reply })
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
+    }
+
+    /// Records one `camera_day` event for each (camera, day) not recorded before;
+    /// answers how many were new.
+    pub async fn record_camera_days(
+        &self,
+        days: Vec<(String, time::Date)>,
+    ) -> Result<usize, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request::CameraDays { days, reply })
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
+    }
+
+    /// Events recorded and not yet acknowledged by the server.
+    pub fn backlog(&self) -> u64 {
+        self.backlog.load(Ordering::Relaxed)
+    }
+}
+
+fn write_loop(
+    mut conn: Connection,
+    receiver: mpsc::Receiver<Request>,
+    backlog: Arc<AtomicU64>,
+    max_backlog: u64,
+) {
+    while let Ok(first) = receiver.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match receiver.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let mut waiting = backlog.load(Ordering::Relaxed);
+        let mut answers: Vec<Result<(u64, u64), RecordError>> = Vec::with_capacity(group.len());
+        let mut day_answers: Vec<usize> = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for request in &group {
+                match request {
+                    Request::Events { events, .. } => {
+                        let count = events.len() as u64;
+                        if waiting.saturating_add(count) > max_backlog {
+                            answers.push(Err(RecordError::Full {
+                                backlog: waiting,
+                                limit: max_backlog,
+                            }));
+                            continue;
+                        }
+                        let mut range = (0, 0);
+                        for (i, event) in events.iter().enumerate() {
+                            let seq = insert(&tx, event)?;
+                            if i == 0 {
+                                range.0 = seq;
+                            }
+                            range.1 = seq;
+                        }
+                        waiting += count;
+                        answers.push(Ok(range));
+                    }
+                    Request::CameraDays { days, .. } => {
+                        let mut new = 0;
+                        for (camera, day) in days {
+                            let inserted = tx.execute(
+                                "INSERT OR IGNORE INTO camera_days (camera_id, day) VALUES (?1, ?2)",
+                                params![camera, day.to_string()],
+                            )?;
+                            if inserted == 1 {
+                                insert(
+                                    &tx,
+                                    &UsageEvent {
+                                        kind: CAMERA_DAY.into(),
+                                        quantity: 1,
+                                        unit: Some("camera-day".into()),
+                                        camera_id: Some(camera.clone()),
+                                        time: day.midnight().assume_utc(),
+                                        attributes: None,
+                                    },
+                                )?;
+                                new += 1;
+                            }
+                        }
+                        waiting += new as u64;
+                        day_answers.push(new);
+                    }
+                }
+            }
+            // One commit, one fsync, for everyone in the group.
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                backlog.store(waiting, Ordering::Relaxed);
+                let mut answers = answers.into_iter();
+                let mut day_answers = day_answers.into_iter();
+                for request in group {
+                    match request {
+                        Request::Events { reply, .. } => {
+                            let _ = reply.send(
+                                answers
+                                    .next()
+                                    .unwrap_or(Err(RecordError::Storage("no answer".into()))),
+                            );
+                        }
+                        Request::CameraDays { reply, .. } => {
+                            let _ = reply.send(Ok(day_answers.next().unwrap_or(0)));
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!("usage write failed, nothing of this group was recorded: {error}");
+                for request in group {
+                    let message = RecordError::Storage(error.to_string());
+                    match request {
+                        Request::Events { reply, .. } => {
+                            let _ = reply.send(Err(message));
+                        }
+                        Request::CameraDays { reply, .. } => {
+                            let _ = reply.send(Err(message));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
