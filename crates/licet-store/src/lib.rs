@@ -121,6 +121,24 @@ pub trait Store: Send + Sync + 'static {
     /// Increments and returns the device's license sequence. Atomic across processes.
     async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError>;
 
+    /// Stores a device's usage events, ignoring sequences already stored, and advances
+    /// the device's acknowledged sequence over every contiguous stored one. One
+    /// transaction: a batch is stored whole or not at all.
+    async fn ingest_device_usage(
+        &self,
+        device: &DeviceId,
+        events: &[DeviceUsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<UsageIngested, StoreError>;
+
+    /// The sum of a meter's accepted usage for a tenant (optionally one device).
+    async fn usage_total(
+        &self,
+        tenant: &TenantId,
+        device: Option<&DeviceId>,
+        meter: &str,
+    ) -> Result<u64, StoreError>;
+
     /// Records a heartbeat and the cameras it reports as active.
     async fn record_heartbeat(
         &self,

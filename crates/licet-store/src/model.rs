@@ -286,3 +286,35 @@ pub struct SigningKeyRecord {
     /// When it was first registered.
     pub created_at: OffsetDateTime,
 }
+
+/// A usage event uploaded by a device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceUsageEvent {
+    /// The device's sequence number (the deduplication key with the device id).
+    pub sequence: u64,
+    /// The meter.
+    pub meter: String,
+    /// Units.
+    pub quantity: u64,
+    /// Unit, as sent.
+    pub unit: Option<String>,
+    /// The camera it is about.
+    pub camera_id: Option<String>,
+    /// Device time.
+    pub occurred_at: OffsetDateTime,
+    /// Attributes, as sent.
+    pub attributes: Option<serde_json::Value>,
+    /// Why the server refused it (kept, acknowledged, not counted).
+    pub rejection: Option<String>,
+}
+
+/// The outcome of storing a batch of a device's usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageIngested {
+    /// Events stored now.
+    pub stored: u64,
+    /// Events already stored before (replays).
+    pub duplicates: u64,
+    /// Every sequence up to this one is stored for the device.
+    pub acknowledged_through: u64,
+}

@@ -440,6 +440,88 @@ impl Store for PgStore {
         sequence(value)
     }
 
+    async fn ingest_device_usage(
+        &self,
+        device: &DeviceId,
+        events: &[DeviceUsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<UsageIngested, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT tenant_id, usage_acked FROM devices WHERE id = $1 FOR UPDATE")
+                .bind(device.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (tenant, acked) = row.ok_or(StoreError::NotFound)?;
+        let mut outcome = UsageIngested::default();
+        for event in events {
+            let inserted = sqlx::query(
+                "INSERT INTO usage_events (tenant_id, device_id, seq, meter, quantity, unit, camera_id, \
+                 occurred_at, received_at, attributes, rejection) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (device_id, seq) DO NOTHING",
+            )
+            .bind(&tenant)
+            .bind(device.as_str())
+            .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
+            .bind(&event.meter)
+            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
+            .bind(&event.unit)
+            .bind(&event.camera_id)
+            .bind(event.occurred_at)
+            .bind(now)
+            .bind(event.attributes.as_ref().map(|a| a.to_string()))
+            .bind(&event.rejection)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                outcome.stored += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        let mut acked = acked;
+        let following: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM usage_events WHERE device_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(device.as_str())
+        .bind(acked)
+        .fetch_all(&mut *tx)
+        .await?;
+        for seq in following {
+            if seq != acked + 1 {
+                break;
+            }
+            acked = seq;
+        }
+        sqlx::query("UPDATE devices SET usage_acked = $1 WHERE id = $2")
+            .bind(acked)
+            .bind(device.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        outcome.acknowledged_through = u64::try_from(acked).unwrap_or(0);
+        Ok(outcome)
+    }
+
+    async fn usage_total(
+        &self,
+        tenant: &TenantId,
+        device: Option<&DeviceId>,
+        meter: &str,
+    ) -> Result<u64, StoreError> {
+        let total: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(quantity)::BIGINT FROM usage_events WHERE tenant_id = $1 AND meter = $2 \
+             AND rejection IS NULL AND ($3::TEXT IS NULL OR device_id = $3)",
+        )
+        .bind(tenant.as_str())
+        .bind(meter)
+        .bind(device.map(|d| d.as_str()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
+    }
+
     async fn record_heartbeat(
         &self,
         device: &DeviceId,

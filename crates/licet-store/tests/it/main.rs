@@ -87,6 +87,7 @@ conformance!(
     heartbeats_record_cameras_per_tenant,
     credentials_and_the_bootstrap_admin,
     signing_keys_register_once,
+    device_usage_is_stored_once_and_acknowledged_contiguously,
 );
 
 #[test]

@@ -475,3 +475,74 @@ pub async fn signing_keys_register_once(store: Arc<dyn Store>) {
     store.register_signing_key(&later).await.unwrap();
     assert_eq!(store.list_signing_keys().await.unwrap(), [key, later]);
 }
+
+pub async fn device_usage_is_stored_once_and_acknowledged_contiguously(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t").await;
+    store
+        .create_subscription(&subscription(&t, "s"), "k")
+        .await
+        .unwrap();
+    store
+        .activate_device(&new_device(&t, "s", "d", "fp"), 1)
+        .await
+        .unwrap();
+    let device = DeviceId::new("d");
+    let event = |sequence: u64, quantity: u64| DeviceUsageEvent {
+        sequence,
+        meter: "api_call".into(),
+        quantity,
+        unit: None,
+        camera_id: Some("cam-1".into()),
+        occurred_at: NOW,
+        attributes: Some(serde_json::json!({"route": "/plates"})),
+        rejection: None,
+    };
+    // 1, 2 and 4 arrive; 3 is missing, so only 1..=2 is acknowledged.
+    let first = store
+        .ingest_device_usage(&device, &[event(1, 10), event(2, 20), event(4, 40)], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        UsageIngested {
+            stored: 3,
+            duplicates: 0,
+            acknowledged_through: 2
+        }
+    );
+    // 3 arrives with a replay of 2: the gap closes, nothing is counted twice.
+    let mut rejected = event(5, 1000);
+    rejected.rejection = Some("unknown meter".into());
+    let second = store
+        .ingest_device_usage(&device, &[event(2, 20), event(3, 30), rejected], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        UsageIngested {
+            stored: 2,
+            duplicates: 1,
+            acknowledged_through: 5
+        }
+    );
+    assert_eq!(store.usage_total(&t, None, "api_call").await.unwrap(), 100);
+    assert_eq!(
+        store
+            .usage_total(&t, Some(&device), "api_call")
+            .await
+            .unwrap(),
+        100,
+        "rejected events are kept but not counted"
+    );
+    let other = tenant(&*store, "other").await;
+    assert_eq!(
+        store.usage_total(&other, None, "api_call").await.unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .ingest_device_usage(&DeviceId::new("ghost"), &[event(1, 1)], NOW)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
