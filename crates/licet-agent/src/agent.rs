@@ -1006,6 +1006,64 @@ impl Agent {
         self.inner.usage.record(events).await
     }
 
+    /// Uploads the oldest waiting usage events (at most `batch`) and drops what the
+    /// server acknowledged. Answers how many the server acknowledged; 0 when nothing
+    /// was waiting.
+    pub async fn upload_usage(&self, batch: usize) -> Result<u64, SyncError> {
+        let pending = self
+            .inner
+            .usage
+            .pending(batch)
+            .await
+            .map_err(|e| SyncError::Failed(e.to_string()))?;
+        let Some(&(first, _)) = pending.first() else {
+            return Ok(0);
+        };
+        let (client, device_id) = self.device_client()?;
+        let events = pending
+            .into_iter()
+            .map(|(sequence, e)| licet_client::wire::UsageUploadEvent {
+                sequence,
+                kind: e.kind,
+                quantity: serde_json::Value::from(e.quantity),
+                unit: e.unit,
+                camera_id: e.camera_id,
+                time: licet_core::time_text(e.time),
+                attributes: e.attributes,
+            })
+            .collect();
+        let result = client
+            .upload_usage(
+                device_id.as_str(),
+                &licet_client::wire::UsageUpload { events },
+            )
+            .await
+            .map_err(|e| SyncError::Failed(format!("usage upload failed: {e}")))?;
+        for rejected in &result.rejected {
+            tracing::warn!(
+                sequence = rejected.sequence,
+                "the server refused a usage event: {}",
+                rejected.reason
+            );
+        }
+        if result.acknowledged_through < first {
+            return Err(SyncError::Failed(format!(
+                "the server acknowledged usage only through {} but this device's oldest waiting event is {first}",
+                result.acknowledged_through
+            )));
+        }
+        self.inner
+            .usage
+            .prune(result.acknowledged_through)
+            .await
+            .map_err(|e| SyncError::Failed(e.to_string()))?;
+        Ok(result.acknowledged_through - first + 1)
+    }
+
+    pub(crate) async fn usage_recorded(&self) {
+        self.inner.usage.recorded().await
+    }
+
     /// Usage events waiting for upload.
     pub fn usage_backlog(&self) -> u64 {
         self.inner.usage.backlog()

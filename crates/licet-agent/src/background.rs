@@ -65,6 +65,7 @@ fn until_refresh(agent: &Agent, random: f64) -> Duration {
 pub fn spawn(agent: &Agent, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let mut tasks = vec![
         tokio::spawn(refresh_loop(agent.clone(), shutdown.clone())),
+        tokio::spawn(upload_loop(agent.clone(), shutdown.clone())),
         tokio::spawn(heartbeat_loop(agent.clone(), shutdown.clone())),
         tokio::spawn(ticker(agent.clone(), shutdown.clone())),
     ];
@@ -143,6 +144,46 @@ pub async fn activate_until_done(
                 tracing::error!("activation refused: {error}");
                 return;
             }
+        }
+    }
+}
+
+/// Events per upload.
+pub const UPLOAD_BATCH: usize = 1000;
+
+/// Uploads the usage outbox in order, oldest first, resuming from the server's
+/// acknowledgement after any restart (the outbox holds exactly what was not
+/// acknowledged). Waits for new events when it is empty; backs off on failure.
+async fn upload_loop(agent: Agent, mut shutdown: watch::Receiver<bool>) {
+    let mut failures = 0u32;
+    loop {
+        let wait = match agent.upload_usage(UPLOAD_BATCH).await {
+            Ok(0) => {
+                failures = 0;
+                // Nothing waiting: sleep until events are recorded (or a minute passes,
+                // for events recorded by another process).
+                tokio::select! {
+                    () = agent.usage_recorded() => {}
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+                continue;
+            }
+            Ok(_) => {
+                failures = 0;
+                Duration::ZERO
+            }
+            Err(SyncError::NotPossible(_)) => Duration::from_secs(300),
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures, unit_random());
+                tracing::warn!("{error}; retrying in {} s", wait.as_secs());
+                wait
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stopped(&mut shutdown) => return,
         }
     }
 }

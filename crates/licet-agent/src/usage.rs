@@ -74,6 +74,14 @@ enum Request {
         days: Vec<(String, time::Date)>,
         reply: oneshot::Sender<Result<usize, RecordError>>,
     },
+    Pending {
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<(u64, UsageEvent)>, RecordError>>,
+    },
+    Prune {
+        through: u64,
+        reply: oneshot::Sender<Result<u64, RecordError>>,
+    },
 }
 
 /// The usage recorder. Cheap to clone.
@@ -81,6 +89,7 @@ enum Request {
 pub struct Recorder {
     sender: mpsc::Sender<Request>,
     backlog: Arc<AtomicU64>,
+    recorded: Arc<tokio::sync::Notify>,
 }
 
 const SCHEMA: &str = "
@@ -129,11 +138,17 @@ impl Recorder {
         let backlog = Arc::new(AtomicU64::new(u64::try_from(waiting).unwrap_or(0)));
         let (sender, receiver) = mpsc::channel();
         let counter = backlog.clone();
+        let recorded = Arc::new(tokio::sync::Notify::new());
+        let notify = recorded.clone();
         std::thread::Builder::new()
             .name("licet-usage-writer".into())
-            .spawn(move || write_loop(conn, receiver, counter, max_backlog))
+            .spawn(move || write_loop(conn, receiver, counter, max_backlog, notify))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Recorder { sender, backlog })
+        Ok(Recorder {
+            sender,
+            backlog,
+            recorded,
+        })
     }
 
     /// Records events durably; answers the first and last sequence numbers given.
@@ -162,10 +177,75 @@ impl Recorder {
             .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
     }
 
+    /// The oldest events waiting for upload, with their sequence numbers.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<(u64, UsageEvent)>, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request::Pending { limit, reply })
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
+    }
+
+    /// Drops the events the server acknowledged (every sequence up to `through`);
+    /// answers the backlog left.
+    pub async fn prune(&self, through: u64) -> Result<u64, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request::Prune { through, reply })
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
+    }
+
+    /// Resolves after the next commit that recorded events.
+    pub async fn recorded(&self) {
+        self.recorded.notified().await
+    }
+
     /// Events recorded and not yet acknowledged by the server.
     pub fn backlog(&self) -> u64 {
         self.backlog.load(Ordering::Relaxed)
     }
+}
+
+fn read_pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<(u64, UsageEvent)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, kind, quantity, unit, camera_id, occurred_at, attributes
+         FROM usage_events ORDER BY seq LIMIT ?1",
+    )?;
+    let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<String>>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, kind, quantity, unit, camera_id, occurred_at, attributes) = row?;
+        let time =
+            OffsetDateTime::parse(&occurred_at, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        out.push((
+            u64::try_from(seq).unwrap_or(0),
+            UsageEvent {
+                kind,
+                quantity: u64::try_from(quantity).unwrap_or(0),
+                unit,
+                camera_id,
+                time,
+                attributes: attributes.and_then(|a| serde_json::from_str(&a).ok()),
+            },
+        ));
+    }
+    Ok(out)
 }
 
 fn write_loop(
@@ -173,14 +253,44 @@ fn write_loop(
     receiver: mpsc::Receiver<Request>,
     backlog: Arc<AtomicU64>,
     max_backlog: u64,
+    recorded: Arc<tokio::sync::Notify>,
 ) {
     while let Ok(first) = receiver.recv() {
-        let mut group = vec![first];
-        while group.len() < GROUP_MAX {
-            match receiver.try_recv() {
-                Ok(request) => group.push(request),
-                Err(_) => break,
+        let mut group = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            // Reads and prunes are answered on their own, between groups.
+            match request {
+                Request::Pending { limit, reply } => {
+                    let _ = reply.send(
+                        read_pending(&conn, limit).map_err(|e| RecordError::Storage(e.to_string())),
+                    );
+                }
+                Request::Prune { through, reply } => {
+                    let result = conn
+                        .execute(
+                            "DELETE FROM usage_events WHERE seq <= ?1",
+                            [i64::try_from(through).unwrap_or(i64::MAX)],
+                        )
+                        .and_then(|_| {
+                            conn.query_row("SELECT count(*) FROM usage_events", [], |r| {
+                                r.get::<_, i64>(0)
+                            })
+                        })
+                        .map(|left| u64::try_from(left).unwrap_or(0));
+                    if let Ok(left) = result {
+                        backlog.store(left, Ordering::Relaxed);
+                    }
+                    let _ = reply.send(result.map_err(|e| RecordError::Storage(e.to_string())));
+                }
+                other => group.push(other),
             }
+            if group.len() < GROUP_MAX {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if group.is_empty() {
+            continue;
         }
         let mut waiting = backlog.load(Ordering::Relaxed);
         let mut answers: Vec<Result<(u64, u64), RecordError>> = Vec::with_capacity(group.len());
@@ -209,6 +319,7 @@ fn write_loop(
                         waiting += count;
                         answers.push(Ok(range));
                     }
+                    Request::Pending { .. } | Request::Prune { .. } => {}
                     Request::CameraDays { days, .. } => {
                         let mut new = 0;
                         for (camera, day) in days {
@@ -242,6 +353,7 @@ fn write_loop(
         match result {
             Ok(()) => {
                 backlog.store(waiting, Ordering::Relaxed);
+                recorded.notify_one();
                 let mut answers = answers.into_iter();
                 let mut day_answers = day_answers.into_iter();
                 for request in group {
@@ -256,6 +368,7 @@ fn write_loop(
                         Request::CameraDays { reply, .. } => {
                             let _ = reply.send(Ok(day_answers.next().unwrap_or(0)));
                         }
+                        Request::Pending { .. } | Request::Prune { .. } => {}
                     }
                 }
             }
@@ -270,6 +383,7 @@ fn write_loop(
                         Request::CameraDays { reply, .. } => {
                             let _ = reply.send(Err(message));
                         }
+                        Request::Pending { .. } | Request::Prune { .. } => {}
                     }
                 }
             }

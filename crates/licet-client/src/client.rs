@@ -219,6 +219,16 @@ impl Client {
             .await
     }
 
+    /// Uploads a batch of a device's usage events.
+    pub async fn upload_usage(
+        &self,
+        device_id: &str,
+        body: &UsageUpload,
+    ) -> Result<UsageUploadResult, ClientError> {
+        self.post(&format!("/v1/devices/{device_id}/usage"), body)
+            .await
+    }
+
     /// Deactivates a device.
     pub async fn deactivate(&self, device_id: &str) -> Result<(), ClientError> {
         Self::send::<()>(self.request(reqwest::Method::DELETE, &format!("/v1/devices/{device_id}")))

@@ -227,6 +227,62 @@ pub struct HeartbeatResponse {
     pub next_heartbeat_in_seconds: u64,
 }
 
+/// `POST /v1/devices/{device_id}/usage` body: a batch from a device's usage outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageUpload {
+    /// Events in sequence order (at most 5000).
+    pub events: Vec<UsageUploadEvent>,
+}
+
+/// One uploaded usage event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageUploadEvent {
+    /// The device's sequence number for the event (from 1, never reused).
+    pub sequence: u64,
+    /// The meter, from the product's catalog (or `camera_day`, recorded by the agent).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Units: a non-negative integer (anything else rejects this event only).
+    #[schema(value_type = Object)]
+    pub quantity: serde_json::Value,
+    /// Unit, as recorded.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The camera it is about.
+    #[serde(default)]
+    pub camera_id: Option<String>,
+    /// Device time, RFC 3339.
+    pub time: String,
+    /// Attributes (an object).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// A refused event: stored with its reason and acknowledged, never counted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UsageRejection {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// `POST /v1/devices/{device_id}/usage` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UsageUploadResult {
+    /// Events stored now (rejected ones included).
+    pub stored: u64,
+    /// Events the server already had (a retried batch).
+    pub duplicates: u64,
+    /// Events refused, with the reason.
+    pub rejected: Vec<UsageRejection>,
+    /// Every sequence up to this one is stored: the device may drop them.
+    pub acknowledged_through: u64,
+}
+
 /// A device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceView {

@@ -152,7 +152,7 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
 
 /// The application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalogs, compat, devices, subscriptions, system, tenants};
+    use routes::{catalogs, compat, devices, subscriptions, system, tenants, usage};
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -198,6 +198,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/devices/{device_id}/heartbeat",
             post(devices::heartbeat),
         )
+        .route("/v1/devices/{device_id}/usage", post(usage::upload))
         .route(
             "/v1/devices/{device_id}/cameras",
             get(devices::list_cameras),

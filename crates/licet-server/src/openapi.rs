@@ -34,12 +34,14 @@ use utoipa::{Modify, OpenApi};
         crate::routes::devices::get_device,
         crate::routes::devices::list_devices,
         crate::routes::devices::list_cameras,
+        crate::routes::usage::upload,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Health, CatalogUploaded, ProductView, TenantCreate, TenantView, AddonQuantity,
         SubscriptionCreate, SubscriptionChange, SubscriptionView, ActivationRequest, ActivationResponse,
         RefreshRequest, RefreshResponse, HeartbeatRequest, HeartbeatResponse, DeviceView, CameraView,
-        SigningKeyView, ApiKeyCreate, ApiKeyCreated,
+        SigningKeyView, ApiKeyCreate, ApiKeyCreated, UsageUpload, UsageUploadEvent, UsageRejection,
+        UsageUploadResult,
     )),
     modifiers(&BearerAuth)
 )]

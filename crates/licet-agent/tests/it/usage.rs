@@ -249,3 +249,101 @@ async fn the_agent_records_one_camera_day_per_camera_per_day() {
         .collect();
     assert_eq!(days.len(), 4);
 }
+
+/// Polls (real time, bounded) until the agent has uploaded everything.
+#[allow(clippy::disallowed_methods)] // A watchdog in real time, not a product deadline.
+async fn wait_until_uploaded(agent: &licet_agent::Agent) {
+    let started = std::time::Instant::now();
+    while agent.usage_backlog() > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{} events never uploaded",
+            agent.usage_backlog()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn server_total(server_db: &std::path::Path, meter: &str) -> i64 {
+    let db = rusqlite::Connection::open(server_db).unwrap();
+    db.query_row(
+        "SELECT coalesce(sum(quantity), 0) FROM usage_events WHERE meter = ?1 AND rejection IS NULL",
+        [meter],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recorded_usage_reaches_the_server_once_and_a_replayed_batch_changes_nothing() {
+    use crate::support::{TestServer, wait_for_state};
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let subscription = server.subscription("brinkbyte-vision", "base", false).await;
+    let device = Device::new("uploader");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    wait_for_state(&agent, licet_core::state::LicenseState::Active).await;
+
+    // 2500 calls in 25 requests, plus one event of a meter the catalog does not have.
+    for _ in 0..25 {
+        let events: Vec<_> = (0..100)
+            .map(|_| serde_json::json!({"type": "api_call", "quantity": 1}))
+            .collect();
+        let (status, _) = api
+            .post("/v1/usage", serde_json::Value::Array(events))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let (_, odd) = api
+        .post(
+            "/v1/usage",
+            serde_json::json!({"type": "teleport", "quantity": 3}),
+        )
+        .await;
+    wait_until_uploaded(&agent).await;
+    let server_db = server_dir.path().join("licet.db");
+    assert_eq!(server_total(&server_db, "api_call"), 2500);
+    assert_eq!(
+        server_total(&server_db, "teleport"),
+        0,
+        "refused by the server, not counted"
+    );
+    assert_eq!(odd["first_sequence"], 2501);
+
+    // The same batch sent again (a retry after a lost answer) is recognised.
+    let token: String = rusqlite::Connection::open(device.data_dir().join("agent.db"))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'device_token'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let device_id = agent.current().device_id.clone().unwrap();
+    let replay = licet_client::wire::UsageUpload {
+        events: (1..=1000)
+            .map(|sequence| licet_client::wire::UsageUploadEvent {
+                sequence,
+                kind: "api_call".into(),
+                quantity: serde_json::json!(1),
+                unit: None,
+                camera_id: None,
+                time: "2026-11-02T09:00:00Z".into(),
+                attributes: None,
+            })
+            .collect(),
+    };
+    let answer = licet_client::Client::new(&server.base)
+        .with_token(token)
+        .upload_usage(&device_id, &replay)
+        .await
+        .unwrap();
+    assert_eq!((answer.stored, answer.duplicates), (0, 1000));
+    assert_eq!(answer.acknowledged_through, 2501);
+    assert_eq!(server_total(&server_db, "api_call"), 2500);
+    api.stop().await;
+}

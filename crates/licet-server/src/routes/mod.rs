@@ -6,6 +6,7 @@ pub mod devices;
 pub mod subscriptions;
 pub mod system;
 pub mod tenants;
+pub mod usage;
 
 use crate::error::ApiError;
 use axum::extract::FromRequest;
