@@ -188,6 +188,9 @@ struct Inner {
     wake: Notify,
     http: reqwest::Client,
     usage: crate::usage::Recorder,
+    /// One refresh at a time: two in flight would each take a sequence number and the
+    /// older answer, arriving last, would be refused as a rollback.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -357,6 +360,7 @@ impl Agent {
                 wake: Notify::new(),
                 http,
                 usage,
+                syncing: tokio::sync::Mutex::new(()),
             }),
         };
         agent.rebuild(true)?;
@@ -838,6 +842,7 @@ impl Agent {
 
     /// Refreshes the license from the server once.
     pub async fn sync(&self) -> Result<LicensePayload, SyncError> {
+        let _one_at_a_time = self.inner.syncing.lock().await;
         let (client, device_id) = self.device_client()?;
         let nonce = licet_host::random::id("n-")
             .map_err(|e| SyncError::Failed(format!("cannot draw a nonce: {e}")))?;

@@ -537,34 +537,14 @@ async fn a_license_imported_by_another_process_is_picked_up_by_the_running_agent
 
     // `licet agent import-license` opens the same data directory in another process.
     let other = offline_agent(&device, "gate-control", standard(), clock.clone(), |_| {});
-    let catalog = licet_core::catalog::Catalog::from_toml(
-        &std::fs::read_to_string(
-            crate::support::repo().join("examples/catalogs/gate-control.toml"),
-        )
-        .unwrap(),
+    let renewed = crate::support::license_for(
+        &other,
         "gate-control",
-    )
-    .unwrap();
-    let (key, _) = signing_key();
-    let renewed = licet_core::license::issue(
-        &licet_core::license::IssueRequest {
-            catalog: &catalog,
-            subscription: &Subscription::plan("professional"),
-            license_id: licet_core::ids::LicenseId::new("lic_renewed"),
-            tenant: licet_core::ids::TenantId::new("acme"),
-            device: licet_core::ids::DeviceId::new("device-1"),
-            fingerprint: &other.fingerprint().value,
-            issued_at: START,
-            term_ends_at: None,
-            trial_started_at: None,
-            sequence: 2,
-            grace: None,
-            refresh: None,
-        },
-        &key,
-    )
-    .unwrap();
-    other.import_license(&renewed.armored, false).unwrap();
+        &Subscription::plan("professional"),
+        2,
+        START,
+    );
+    other.import_license(&renewed, false).unwrap();
 
     // The running agent's ticker re-reads the stored license (called here directly).
     running.reload().unwrap();

@@ -31,6 +31,9 @@ async fn an_outage_is_stale_until_the_grace_ends_then_degraded_then_active_again
     // The uplink goes away.
     server.stop();
     advance(&clock, Duration::hours(71)).await;
+    let (code, failed) = api.post("/v1/sync", serde_json::json!({})).await;
+    assert_eq!(code, 502, "{failed}");
+    assert_eq!(failed["error"]["code"], "server_unreachable");
     let (_, status) = api.get("/v1/status").await;
     assert_eq!(status["state"], "stale", "{status}");
     assert!(status["last_sync_error"].as_str().is_some(), "{status}");
@@ -86,9 +89,8 @@ async fn a_revocation_takes_effect_at_the_next_refresh_and_survives_a_restart() 
     let device_id = agent.current().device_id.clone().unwrap();
 
     server.admin.deactivate(&device_id).await.unwrap();
-    // Nothing changes until the agent asks again…
-    assert_eq!(agent.current().report.state, LicenseState::Active);
-    // …which its refresh loop does when the lease says so.
+    // The agent learns it when it next asks, which its refresh loop does when the lease
+    // says so.
     advance(&clock, Duration::minutes(70)).await;
     wait_for_state(&agent, LicenseState::Revoked).await;
     let (_, check) = api
@@ -277,5 +279,41 @@ async fn a_device_that_boots_before_its_uplink_activates_when_the_server_appears
         .post("/v1/check", serde_json::json!({"feature": "vehicle.color"}))
         .await;
     assert_eq!(check["allowed"], true, "{check}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_never_refuse_each_others_licenses() {
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let subscription = server.subscription("gate-control", "standard", false).await;
+    let device = Device::new("gate-8");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    wait_for_state(&agent, LicenseState::Active).await;
+
+    // An installer's script and the refresh loop may ask at the same moment.
+    let mut syncs = Vec::new();
+    for _ in 0..10 {
+        let http = api.http.clone();
+        let url = format!("{}/v1/sync", api.base);
+        syncs.push(tokio::spawn(async move {
+            http.post(url)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for sync in syncs {
+        assert_eq!(sync.await.unwrap(), 200);
+    }
+    let (_, status) = api.get("/v1/status").await;
+    assert!(status["sequence"].as_u64().unwrap() >= 11, "{status}");
     api.stop().await;
 }

@@ -1,7 +1,7 @@
 //! `on_plan_change`: the command runs with the plan when it changes, and a failing
 //! command is retried (with backoff, driven here by tokio's paused time).
 
-use crate::support::{Device, LocalApi, START, offline_agent, repo, signing_key};
+use crate::support::{Device, LocalApi, START, license_for, offline_agent};
 use licet_core::resolve::Subscription;
 use licet_host::clock::ManualClock;
 use std::path::Path;
@@ -62,31 +62,14 @@ async fn the_plan_command_runs_on_change_and_is_retried_until_it_succeeds() {
     );
 
     // A new license adds modules: the command runs again with the new plan.
-    let (key, _) = signing_key();
-    let catalog = licet_core::catalog::Catalog::from_toml(
-        &std::fs::read_to_string(repo().join("examples/catalogs/gate-control.toml")).unwrap(),
+    let upgraded = license_for(
+        &agent,
         "gate-control",
-    )
-    .unwrap();
-    let upgraded = licet_core::license::issue(
-        &licet_core::license::IssueRequest {
-            catalog: &catalog,
-            subscription: &Subscription::plan("standard"),
-            license_id: licet_core::ids::LicenseId::new("lic_upgrade"),
-            tenant: licet_core::ids::TenantId::new("acme"),
-            device: licet_core::ids::DeviceId::new("device-1"),
-            fingerprint: &agent.fingerprint().value,
-            issued_at: START,
-            term_ends_at: None,
-            trial_started_at: None,
-            sequence: 2,
-            grace: None,
-            refresh: None,
-        },
-        &key,
-    )
-    .unwrap();
-    agent.import_license(&upgraded.armored, false).unwrap();
+        &Subscription::plan("standard"),
+        2,
+        START,
+    );
+    agent.import_license(&upgraded, false).unwrap();
     let runs = wait_for_lines(&log, 2).await;
     assert!(runs[1].contains("vehicle.color"), "{runs:?}");
     api.stop().await;

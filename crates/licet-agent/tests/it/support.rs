@@ -257,38 +257,52 @@ pub fn offline_agent(
     clock: Arc<ManualClock>,
     adjust: impl FnOnce(&mut AgentConfig),
 ) -> Agent {
-    let (key, public) = signing_key();
+    let (_, public) = signing_key();
+    let mut config = device.config(None);
+    config.trusted_keys = vec![public];
+    config.catalog = Some(repo().join(format!("examples/catalogs/{product}.toml")));
+    adjust(&mut config);
+    let agent = device.open(config, clock.clone());
+    if agent.current().license.is_none() {
+        let armored = license_for(&agent, product, &subscription, 1, clock.now());
+        agent.import_license(&armored, false).unwrap();
+    }
+    agent
+}
+
+/// A license from [`signing_key`] for `agent`'s device (`device-1`), as an offline
+/// issuer would write it.
+pub fn license_for(
+    agent: &Agent,
+    product: &str,
+    subscription: &licet_core::resolve::Subscription,
+    sequence: u64,
+    issued_at: OffsetDateTime,
+) -> String {
+    let (key, _) = signing_key();
     let path = repo().join(format!("examples/catalogs/{product}.toml"));
     let catalog =
         licet_core::catalog::Catalog::from_toml(&std::fs::read_to_string(&path).unwrap(), product)
             .unwrap();
-    let mut config = device.config(None);
-    config.trusted_keys = vec![public];
-    config.catalog = Some(path);
-    adjust(&mut config);
-    let agent = device.open(config, clock.clone());
-    if agent.current().license.is_none() {
-        let signed = licet_core::license::issue(
-            &licet_core::license::IssueRequest {
-                catalog: &catalog,
-                subscription: &subscription,
-                license_id: licet_core::ids::LicenseId::new("lic_test"),
-                tenant: licet_core::ids::TenantId::new("acme"),
-                device: licet_core::ids::DeviceId::new("device-1"),
-                fingerprint: &agent.fingerprint().value,
-                issued_at: clock.now(),
-                term_ends_at: None,
-                trial_started_at: None,
-                sequence: 1,
-                grace: None,
-                refresh: None,
-            },
-            &key,
-        )
-        .unwrap();
-        agent.import_license(&signed.armored, false).unwrap();
-    }
-    agent
+    licet_core::license::issue(
+        &licet_core::license::IssueRequest {
+            catalog: &catalog,
+            subscription,
+            license_id: licet_core::ids::LicenseId::new(format!("lic_test_{sequence}")),
+            tenant: licet_core::ids::TenantId::new("acme"),
+            device: licet_core::ids::DeviceId::new("device-1"),
+            fingerprint: &agent.fingerprint().value,
+            issued_at,
+            term_ends_at: None,
+            trial_started_at: None,
+            sequence,
+            grace: None,
+            refresh: None,
+        },
+        &key,
+    )
+    .unwrap()
+    .armored
 }
 
 pub fn trial(plan: &str) -> licet_core::resolve::Subscription {

@@ -105,3 +105,14 @@ fn migrations_have_matching_names() {
     assert!(!postgres.is_empty());
     assert_eq!(postgres, names("sqlite"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sequences_are_committed_before_they_are_handed_out() {
+    let (dir, store) = sqlite().await;
+    let other: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("licet.db"))
+            .await
+            .unwrap(),
+    );
+    suite::an_issued_license_sequence_is_visible_to_another_connection_at_once(store, other).await;
+}

@@ -546,3 +546,25 @@ pub async fn device_usage_is_stored_once_and_acknowledged_contiguously(store: Ar
         Err(StoreError::NotFound)
     ));
 }
+
+/// A sequence handed out is committed: another connection (another server process on
+/// the same SQLite file, or the same server after a restart) sees it at once.
+pub async fn an_issued_license_sequence_is_visible_to_another_connection_at_once(
+    store: Arc<dyn Store>,
+    other: Arc<dyn Store>,
+) {
+    let t = tenant(&*store, "t").await;
+    store
+        .create_subscription(&subscription(&t, "s"), "k")
+        .await
+        .unwrap();
+    store
+        .activate_device(&new_device(&t, "s", "d", "fp"), 1)
+        .await
+        .unwrap();
+    let device = DeviceId::new("d");
+    assert_eq!(store.next_license_sequence(&device).await.unwrap(), 1);
+    let seen = other.get_device(Some(&t), &device).await.unwrap();
+    assert_eq!(seen.license_sequence, 1);
+    assert_eq!(other.next_license_sequence(&device).await.unwrap(), 2);
+}
