@@ -168,6 +168,15 @@ pub enum CameraAnswer {
     },
 }
 
+/// Where a license being installed came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The server just issued it: the lease restarts now.
+    Server,
+    /// A file: its lease runs from its own issue time.
+    Imported,
+}
+
 /// The agent. Cheap to clone; every clone is the same agent.
 #[derive(Clone)]
 pub struct Agent {
@@ -637,7 +646,7 @@ impl Agent {
         self.install(
             verified,
             Some((&response.device_id, &response.device_token)),
-            true,
+            Origin::Server,
         )
         .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
         tracing::info!(
@@ -659,8 +668,9 @@ impl Agent {
         &self,
         verified: VerifiedLicense,
         credentials: Option<(&str, &str)>,
-        refreshed: bool,
+        origin: Origin,
     ) -> Result<()> {
+        let refreshed = origin == Origin::Server;
         let now = self.inner.clock.now();
         let payload = verified.payload();
         let sequence = payload.sequence;
@@ -686,10 +696,14 @@ impl Agent {
             if let Some((_, token)) = credentials {
                 meta.push(("device_token", Some(token)));
             }
+            // Either way a new license replaces any verdict; an imported one starts its
+            // lease from its own issue time, so no refresh time carries over.
+            meta.push(("verdict", None));
             if refreshed {
                 meta.push(("last_refresh", Some(&now_text)));
-                meta.push(("verdict", None));
                 meta.push(("high_water", mark_text.as_deref()));
+            } else {
+                meta.push(("last_refresh", None));
             }
             self.inner
                 .db
@@ -699,9 +713,9 @@ impl Agent {
                 p.device_token = Some(SecretString::from(token.to_owned()));
             }
             p.max_sequence = max_sequence;
+            p.verdict = None;
+            p.last_refresh = refreshed.then_some(now);
             if refreshed {
-                p.last_refresh = Some(now);
-                p.verdict = None;
                 p.high_water = corrected_mark;
                 p.written_high_water = corrected_mark;
                 p.anchor = (now.max(payload.issued_at), self.inner.clock.monotonic());
@@ -823,18 +837,7 @@ impl Agent {
         }
         // An imported license is the issuer's word at issue time: it starts its lease
         // from its own issue time, as an air-gapped license should.
-        self.install(verified, None, false)
-            .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
-        {
-            let mut p = lock(&self.inner.persisted);
-            p.verdict = None;
-            p.last_refresh = None;
-            self.inner
-                .db
-                .set_meta(&[("verdict", None), ("last_refresh", None)])
-                .map_err(|e| ActivationError::Internal(e.to_string()))?;
-        }
-        self.rebuild(true)
+        self.install(verified, None, Origin::Imported)
             .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
         tracing::info!(license = %payload.license_id, sequence = payload.sequence, "license imported");
         Ok(payload)
@@ -862,7 +865,7 @@ impl Agent {
                 match verified {
                     Ok(verified) => {
                         let payload = verified.payload().clone();
-                        self.install(verified, None, true)
+                        self.install(verified, None, Origin::Server)
                             .map_err(|e| SyncError::Failed(format!("{e:#}")))?;
                         Ok(payload)
                     }
