@@ -33,4 +33,6 @@ pub enum ConflictKind {
     CatalogVersionExists,
     /// The license key is taken (astronomically unlikely; retry with a new key).
     DuplicateLicenseKey,
+    /// An invoice for this month, or a later one, is already issued.
+    InvoiceIssued,
 }

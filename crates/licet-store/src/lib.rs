@@ -13,6 +13,7 @@ mod model;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod usage;
 
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
@@ -131,6 +132,16 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<UsageIngested, StoreError>;
 
+    /// Stores usage from a vendor's back-end, ignoring (tenant, source, id) already
+    /// stored. One transaction. Returns, per event, whether it was stored now (`false`:
+    /// a duplicate).
+    async fn ingest_external_usage(
+        &self,
+        tenant: &TenantId,
+        events: &[ExternalUsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError>;
+
     /// The sum of a meter's accepted usage for a tenant (optionally one device).
     async fn usage_total(
         &self,
@@ -138,6 +149,62 @@ pub trait Store: Send + Sync + 'static {
         device: Option<&DeviceId>,
         meter: &str,
     ) -> Result<u64, StoreError>;
+
+    /// A tenant's accepted usage, bucketed by window and meter, oldest first.
+    async fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError>;
+
+    /// The quantities for rating a subscription's usage that occurred in `[from, to)`
+    /// (`to` at most 31 days after `from`), counting only the events `booking` selects.
+    async fn rating_quantities(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<RatingQuantities, StoreError>;
+
+    /// When the earliest event that `booking` selects and that occurred before `before`
+    /// happened: where late usage begins.
+    async fn earliest_usage(
+        &self,
+        subscription: &SubscriptionId,
+        before: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Devices of a subscription that were active at some time in `[from, to)`.
+    async fn count_devices_active(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Issues the invoice for `period` (which ends at `period_end`): in one transaction,
+    /// refuses if this or a later month is already issued, then claims every accepted
+    /// event of the subscription that occurred before `period_end` and no invoice has
+    /// claimed (late usage of earlier months included).
+    async fn issue_invoice(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        period_end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Writes an issued invoice's document (once; later writes are ignored).
+    async fn put_invoice_document(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        document: &str,
+    ) -> Result<(), StoreError>;
+
+    /// A subscription's issued invoices, oldest first.
+    async fn list_invoices(
+        &self,
+        subscription: &SubscriptionId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError>;
 
     /// Records a heartbeat and the cameras it reports as active.
     async fn record_heartbeat(

@@ -302,10 +302,121 @@ pub struct DeviceUsageEvent {
     pub camera_id: Option<String>,
     /// Device time.
     pub occurred_at: OffsetDateTime,
+    /// For a pass-through meter: the cost the event reported, in minor units.
+    pub cost_minor: Option<i64>,
     /// Attributes, as sent.
     pub attributes: Option<serde_json::Value>,
     /// Why the server refused it (kept, acknowledged, not counted).
     pub rejection: Option<String>,
+}
+
+/// A usage event from a vendor's back-end (CloudEvents, BrinkByte's batch route),
+/// deduplicated on the tenant, `source` and `event_id`. Refused events are answered,
+/// not stored: the sender fixes them and sends them again under the same id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalUsageEvent {
+    /// The subscription it bills.
+    pub subscription: SubscriptionId,
+    /// Who sent it (the CloudEvents `source`).
+    pub source: String,
+    /// The sender's id for it, unique within `source`.
+    pub event_id: String,
+    /// The meter.
+    pub meter: String,
+    /// Units.
+    pub quantity: u64,
+    /// Unit, as sent.
+    pub unit: Option<String>,
+    /// The camera it is about.
+    pub camera_id: Option<String>,
+    /// What else it is about (the CloudEvents `subject`, BrinkByte's `resource_id`).
+    pub resource_id: Option<String>,
+    /// For a pass-through meter: the cost, in minor units.
+    pub cost_minor: Option<i64>,
+    /// When it happened, by the sender's clock.
+    pub occurred_at: OffsetDateTime,
+    /// Attributes, as sent.
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// Which usage an invoice-related query counts, by the invoice that claimed it.
+/// Periods are `YYYY-MM`; invoices claim in month order, so text order is time order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Booking {
+    /// Every accepted event, claimed or not (a preview of an open month).
+    Any,
+    /// Events claimed by an invoice for a month before this one.
+    ClaimedBefore(String),
+    /// Events claimed by an invoice up to and including this month.
+    ClaimedThrough(String),
+    /// Events no invoice has claimed yet.
+    Unclaimed,
+}
+
+/// The quantities a month's rating needs, gathered from usage and devices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RatingQuantities {
+    /// Units and reported pass-through cost per meter (camera-days left out).
+    pub meters: std::collections::BTreeMap<String, (u64, i64)>,
+    /// Distinct cameras with a camera-day, per UTC day (index 0 is the range's first day).
+    pub cameras_per_day: Vec<u32>,
+}
+
+/// How usage is bucketed in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// Per UTC hour.
+    Hour,
+    /// Per UTC day.
+    Day,
+    /// Per UTC calendar month.
+    Month,
+}
+
+/// A usage query: accepted events of a tenant in `[from, to)`, optionally narrowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageQuery {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Only this device.
+    pub device: Option<DeviceId>,
+    /// Only this camera.
+    pub camera: Option<String>,
+    /// Only this meter.
+    pub meter: Option<String>,
+    /// From (inclusive), device time.
+    pub from: OffsetDateTime,
+    /// To (exclusive), device time.
+    pub to: OffsetDateTime,
+    /// The bucket size.
+    pub window: Window,
+}
+
+/// One bucket of a usage query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageBucket {
+    /// The bucket's start (UTC).
+    pub start: OffsetDateTime,
+    /// The meter.
+    pub meter: String,
+    /// Units.
+    pub quantity: u64,
+    /// Events.
+    pub events: u64,
+}
+
+/// An issued invoice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceRecord {
+    /// The subscription billed.
+    pub subscription: SubscriptionId,
+    /// The month, `YYYY-MM`.
+    pub period: String,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// The document as issued (JSON), once written.
+    pub document: Option<String>,
 }
 
 /// The outcome of storing a batch of a device's usage.

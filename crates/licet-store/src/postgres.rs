@@ -10,6 +10,7 @@ use crate::Store;
 use crate::error::{ConflictKind, StoreError};
 use crate::model::*;
 use crate::rows::*;
+use crate::usage;
 use async_trait::async_trait;
 use licet_core::ids::{DeviceId, ProductId, TenantId};
 use sqlx::ConnectOptions as _;
@@ -447,42 +448,64 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<UsageIngested, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT tenant_id, usage_acked FROM devices WHERE id = $1 FOR UPDATE")
-                .bind(device.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (tenant, acked) = row.ok_or(StoreError::NotFound)?;
-        let mut outcome = UsageIngested::default();
-        for event in events {
-            let inserted = sqlx::query(
-                "INSERT INTO usage_events (tenant_id, device_id, seq, meter, quantity, unit, camera_id, \
-                 occurred_at, received_at, attributes, rejection) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (device_id, seq) DO NOTHING",
-            )
-            .bind(&tenant)
-            .bind(device.as_str())
-            .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
-            .bind(&event.meter)
-            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
-            .bind(&event.unit)
-            .bind(&event.camera_id)
-            .bind(event.occurred_at)
-            .bind(now)
-            .bind(event.attributes.as_ref().map(|a| a.to_string()))
-            .bind(&event.rejection)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                outcome.stored += 1;
-            } else {
-                outcome.duplicates += 1;
-            }
-        }
+        // The row lock orders concurrent uploads of one device, so the acknowledged
+        // sequence only grows.
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT tenant_id, subscription_id, usage_acked FROM devices WHERE id = $1 FOR UPDATE",
+        )
+        .bind(device.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (tenant, subscription, acked) = row.ok_or(StoreError::NotFound)?;
+        // One statement for the whole batch: arrays in, `ON CONFLICT DO NOTHING` drops
+        // sequences already stored (and repeats within the batch).
+        let column = |f: &dyn Fn(&DeviceUsageEvent) -> Option<String>| -> Vec<Option<String>> {
+            events.iter().map(f).collect()
+        };
+        let stored = sqlx::query(
+            "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, camera_id, \
+             cost_minor, occurred_at, received_at, attributes, rejection) \
+             SELECT $1, $2, $3, e.seq, e.meter, e.quantity, e.unit, e.camera_id, e.cost_minor, e.occurred_at, $4, \
+             e.attributes, e.rejection \
+             FROM UNNEST($5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], \
+             $11::TIMESTAMPTZ[], $12::TEXT[], $13::TEXT[]) \
+             AS e (seq, meter, quantity, unit, camera_id, cost_minor, occurred_at, attributes, rejection) \
+             ON CONFLICT (device_id, seq) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(&subscription)
+        .bind(device.as_str())
+        .bind(now)
+        .bind(
+            events
+                .iter()
+                .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.meter.clone()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| i64::try_from(e.quantity).unwrap_or(i64::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|e| e.unit.clone()))
+        .bind(column(&|e| e.camera_id.clone()))
+        .bind(events.iter().map(|e| e.cost_minor).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.occurred_at.to_offset(time::UtcOffset::UTC))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|e| e.attributes.as_ref().map(|a| a.to_string())))
+        .bind(column(&|e| e.rejection.clone()))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let mut acked = acked;
         let following: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM usage_events WHERE device_id = $1 AND seq > $2 ORDER BY seq",
+            "SELECT seq FROM usage_records WHERE device_id = $1 AND seq > $2 ORDER BY seq",
         )
         .bind(device.as_str())
         .bind(acked)
@@ -500,8 +523,49 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        outcome.acknowledged_through = u64::try_from(acked).unwrap_or(0);
-        Ok(outcome)
+        let total = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        Ok(UsageIngested {
+            stored,
+            duplicates: total - stored,
+            acknowledged_through: u64::try_from(acked).unwrap_or(0),
+        })
+    }
+
+    async fn ingest_external_usage(
+        &self,
+        tenant: &TenantId,
+        events: &[ExternalUsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            let inserted = sqlx::query(
+                "INSERT INTO usage_records (tenant_id, subscription_id, source, event_id, meter, quantity, unit, \
+                 camera_id, resource_id, cost_minor, occurred_at, received_at, attributes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (tenant_id, source, event_id) DO NOTHING",
+            )
+            .bind(tenant.as_str())
+            .bind(event.subscription.as_str())
+            .bind(&event.source)
+            .bind(&event.event_id)
+            .bind(&event.meter)
+            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
+            .bind(&event.unit)
+            .bind(&event.camera_id)
+            .bind(&event.resource_id)
+            .bind(event.cost_minor)
+            .bind(event.occurred_at.to_offset(time::UtcOffset::UTC))
+            .bind(now)
+            .bind(event.attributes.as_ref().map(|a| a.to_string()))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            stored.push(inserted == 1);
+        }
+        tx.commit().await?;
+        Ok(stored)
     }
 
     async fn usage_total(
@@ -511,7 +575,7 @@ impl Store for PgStore {
         meter: &str,
     ) -> Result<u64, StoreError> {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT sum(quantity)::BIGINT FROM usage_events WHERE tenant_id = $1 AND meter = $2 \
+            "SELECT sum(quantity)::BIGINT FROM usage_records WHERE tenant_id = $1 AND meter = $2 \
              AND rejection IS NULL AND ($3::TEXT IS NULL OR device_id = $3)",
         )
         .bind(tenant.as_str())
@@ -520,6 +584,206 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
+    }
+
+    async fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError> {
+        let length = i32::try_from(usage::key_length(query.window)).unwrap_or(10);
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT left(to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), $1) AS bucket, meter, \
+             sum(quantity)::BIGINT, count(*) FROM usage_records \
+             WHERE tenant_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND rejection IS NULL \
+             AND ($5::TEXT IS NULL OR device_id = $5) AND ($6::TEXT IS NULL OR camera_id = $6) \
+             AND ($7::TEXT IS NULL OR meter = $7) \
+             GROUP BY bucket, meter ORDER BY bucket, meter",
+        )
+        .bind(length)
+        .bind(query.tenant.as_str())
+        .bind(query.from)
+        .bind(query.to)
+        .bind(query.device.as_ref().map(|d| d.as_str()))
+        .bind(&query.camera)
+        .bind(&query.meter)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(key, meter, quantity, events)| {
+                Ok(UsageBucket {
+                    start: usage::bucket_start(&key)?,
+                    meter,
+                    quantity: u64::try_from(quantity).unwrap_or(0),
+                    events: u64::try_from(events).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn rating_quantities(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<RatingQuantities, StoreError> {
+        let (condition, period) = usage::booking_condition(booking, "$4");
+        let sql = format!(
+            "SELECT meter, sum(quantity)::BIGINT, coalesce(sum(cost_minor), 0)::BIGINT FROM usage_records \
+             WHERE subscription_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND rejection IS NULL \
+             AND meter <> 'camera_day' AND {condition} GROUP BY meter"
+        );
+        let mut meters = sqlx::query_as::<_, (String, i64, i64)>(&sql)
+            .bind(subscription.as_str())
+            .bind(from)
+            .bind(to);
+        if let Some(period) = &period {
+            meters = meters.bind(period);
+        }
+        let meters = meters.fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, \
+             count(DISTINCT coalesce(device_id, '') || '/' || coalesce(camera_id, ''))::BIGINT FROM usage_records \
+             WHERE subscription_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND rejection IS NULL \
+             AND meter = 'camera_day' AND {condition} GROUP BY day"
+        );
+        let mut days = sqlx::query_as::<_, (String, i64)>(&sql)
+            .bind(subscription.as_str())
+            .bind(from)
+            .bind(to);
+        if let Some(period) = &period {
+            days = days.bind(period);
+        }
+        let days = days.fetch_all(&self.pool).await?;
+        Ok(RatingQuantities {
+            meters: meters
+                .into_iter()
+                .map(|(meter, quantity, cost)| {
+                    (meter, (u64::try_from(quantity).unwrap_or(0), cost))
+                })
+                .collect(),
+            cameras_per_day: usage::cameras_per_day(from, to, days)?,
+        })
+    }
+
+    async fn earliest_usage(
+        &self,
+        subscription: &SubscriptionId,
+        before: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let (condition, period) = usage::booking_condition(booking, "$3");
+        let sql = format!(
+            "SELECT min(occurred_at) FROM usage_records WHERE subscription_id = $1 AND occurred_at < $2 \
+             AND rejection IS NULL AND {condition}"
+        );
+        let mut query = sqlx::query_scalar::<_, Option<OffsetDateTime>>(&sql)
+            .bind(subscription.as_str())
+            .bind(before);
+        if let Some(period) = &period {
+            query = query.bind(period);
+        }
+        Ok(query.fetch_one(&self.pool).await?)
+    }
+
+    async fn count_devices_active(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM devices WHERE subscription_id = $1 AND created_at < $3 \
+             AND (status = 'active' OR deactivated_at >= $2)",
+        )
+        .bind(subscription.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn issue_invoice(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        period_end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Two issuers of one subscription queue on its row.
+        let tenant: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = $1 FOR UPDATE")
+                .bind(subscription.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let tenant = tenant.ok_or(StoreError::NotFound)?;
+        let latest: Option<String> =
+            sqlx::query_scalar("SELECT max(period) FROM invoices WHERE subscription_id = $1")
+                .bind(subscription.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if latest.is_some_and(|latest| latest.as_str() >= period) {
+            return Err(StoreError::Conflict(ConflictKind::InvoiceIssued));
+        }
+        sqlx::query(
+            "INSERT INTO invoices (subscription_id, period, tenant_id, issued_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(subscription.as_str())
+        .bind(period)
+        .bind(&tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // Under READ COMMITTED this claims what was committed when it ran; an event
+        // committed a moment later stays unclaimed and the next invoice books it late.
+        sqlx::query(
+            "UPDATE usage_records SET invoiced_in = $1 WHERE subscription_id = $2 AND invoiced_in IS NULL \
+             AND rejection IS NULL AND occurred_at < $3",
+        )
+        .bind(period)
+        .bind(subscription.as_str())
+        .bind(period_end)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_invoice_document(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE invoices SET document = $1 WHERE subscription_id = $2 AND period = $3 AND document IS NULL",
+        )
+        .bind(document)
+        .bind(subscription.as_str())
+        .bind(period)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_invoices(
+        &self,
+        subscription: &SubscriptionId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let rows: Vec<(String, OffsetDateTime, Option<String>)> = sqlx::query_as(
+            "SELECT period, issued_at, document FROM invoices WHERE subscription_id = $1 ORDER BY period",
+        )
+        .bind(subscription.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(period, issued_at, document)| InvoiceRecord {
+                subscription: subscription.clone(),
+                period,
+                issued_at,
+                document,
+            })
+            .collect())
     }
 
     async fn record_heartbeat(
@@ -573,8 +837,9 @@ impl Store for PgStore {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("UPDATE devices SET status = 'deactivated' WHERE id = $1")
+        sqlx::query("UPDATE devices SET status = 'deactivated', deactivated_at = $2 WHERE id = $1")
             .bind(device.as_str())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(

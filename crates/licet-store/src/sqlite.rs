@@ -9,6 +9,7 @@ use crate::Store;
 use crate::error::{ConflictKind, StoreError};
 use crate::model::*;
 use crate::rows::*;
+use crate::usage;
 use async_trait::async_trait;
 use licet_core::ids::{DeviceId, ProductId, TenantId};
 use sqlx::sqlite::{
@@ -17,6 +18,7 @@ use sqlx::sqlite::{
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -31,10 +33,9 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL still never corrupts the database; a power cut can lose
-            // the last transactions, which the API has not acknowledged as durable
-            // beyond the request anyway.
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: a commit is on disk before the answer. Usage acknowledged to a device
+            // is pruned from its outbox, so a power cut must not take it back.
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -48,6 +49,23 @@ impl SqliteStore {
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// Usage times as fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.ffffffZ`): SQLite compares
+/// them as text, and sqlx's own RFC 3339 drops trailing fractional zeros, which breaks
+/// text order within a second.
+fn stamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
 }
 
 fn conflict(error: sqlx::Error, on_unique: impl FnOnce(&str) -> ConflictKind) -> StoreError {
@@ -431,28 +449,32 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<UsageIngested, StoreError> {
         let mut tx = self.write().await?;
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT tenant_id, usage_acked FROM devices WHERE id = ?1")
-                .bind(device.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (tenant, acked) = row.ok_or(StoreError::NotFound)?;
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT tenant_id, subscription_id, usage_acked FROM devices WHERE id = ?1",
+        )
+        .bind(device.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (tenant, subscription, acked) = row.ok_or(StoreError::NotFound)?;
+        let received = stamp(now);
         let mut outcome = UsageIngested::default();
         for event in events {
             let inserted = sqlx::query(
-                "INSERT INTO usage_events (tenant_id, device_id, seq, meter, quantity, unit, camera_id, \
-                 occurred_at, received_at, attributes, rejection) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (device_id, seq) DO NOTHING",
+                "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, \
+                 camera_id, cost_minor, occurred_at, received_at, attributes, rejection) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (device_id, seq) DO NOTHING",
             )
             .bind(&tenant)
+            .bind(&subscription)
             .bind(device.as_str())
             .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
             .bind(&event.meter)
             .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
             .bind(&event.unit)
             .bind(&event.camera_id)
-            .bind(event.occurred_at)
-            .bind(now)
+            .bind(event.cost_minor)
+            .bind(stamp(event.occurred_at))
+            .bind(&received)
             .bind(event.attributes.as_ref().map(|a| a.to_string()))
             .bind(&event.rejection)
             .execute(&mut *tx)
@@ -466,7 +488,7 @@ impl Store for SqliteStore {
         }
         let mut acked = acked;
         let following: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM usage_events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq",
+            "SELECT seq FROM usage_records WHERE device_id = ?1 AND seq > ?2 ORDER BY seq",
         )
         .bind(device.as_str())
         .bind(acked)
@@ -488,6 +510,44 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
+    async fn ingest_external_usage(
+        &self,
+        tenant: &TenantId,
+        events: &[ExternalUsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.write().await?;
+        let received = stamp(now);
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            let inserted = sqlx::query(
+                "INSERT INTO usage_records (tenant_id, subscription_id, source, event_id, meter, quantity, unit, \
+                 camera_id, resource_id, cost_minor, occurred_at, received_at, attributes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (tenant_id, source, event_id) DO NOTHING",
+            )
+            .bind(tenant.as_str())
+            .bind(event.subscription.as_str())
+            .bind(&event.source)
+            .bind(&event.event_id)
+            .bind(&event.meter)
+            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
+            .bind(&event.unit)
+            .bind(&event.camera_id)
+            .bind(&event.resource_id)
+            .bind(event.cost_minor)
+            .bind(stamp(event.occurred_at))
+            .bind(&received)
+            .bind(event.attributes.as_ref().map(|a| a.to_string()))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            stored.push(inserted == 1);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
     async fn usage_total(
         &self,
         tenant: &TenantId,
@@ -495,7 +555,7 @@ impl Store for SqliteStore {
         meter: &str,
     ) -> Result<u64, StoreError> {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT sum(quantity) FROM usage_events WHERE tenant_id = ?1 AND meter = ?2 \
+            "SELECT sum(quantity) FROM usage_records WHERE tenant_id = ?1 AND meter = ?2 \
              AND rejection IS NULL AND (?3 IS NULL OR device_id = ?3)",
         )
         .bind(tenant.as_str())
@@ -504,6 +564,211 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
+    }
+
+    async fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError> {
+        let length = i64::try_from(usage::key_length(query.window)).unwrap_or(10);
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT substr(occurred_at, 1, ?1) AS bucket, meter, sum(quantity), count(*) FROM usage_records \
+             WHERE tenant_id = ?2 AND occurred_at >= ?3 AND occurred_at < ?4 AND rejection IS NULL \
+             AND (?5 IS NULL OR device_id = ?5) AND (?6 IS NULL OR camera_id = ?6) AND (?7 IS NULL OR meter = ?7) \
+             GROUP BY bucket, meter ORDER BY bucket, meter",
+        )
+        .bind(length)
+        .bind(query.tenant.as_str())
+        .bind(stamp(query.from))
+        .bind(stamp(query.to))
+        .bind(query.device.as_ref().map(|d| d.as_str()))
+        .bind(&query.camera)
+        .bind(&query.meter)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(key, meter, quantity, events)| {
+                Ok(UsageBucket {
+                    start: usage::bucket_start(&key)?,
+                    meter,
+                    quantity: u64::try_from(quantity).unwrap_or(0),
+                    events: u64::try_from(events).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn rating_quantities(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<RatingQuantities, StoreError> {
+        let (condition, period) = usage::booking_condition(booking, "?4");
+        let sql = format!(
+            "SELECT meter, sum(quantity), coalesce(sum(cost_minor), 0) FROM usage_records \
+             WHERE subscription_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND rejection IS NULL \
+             AND meter <> 'camera_day' AND {condition} GROUP BY meter"
+        );
+        let mut meters = sqlx::query_as::<_, (String, i64, i64)>(&sql)
+            .bind(subscription.as_str())
+            .bind(stamp(from))
+            .bind(stamp(to));
+        if let Some(period) = &period {
+            meters = meters.bind(period);
+        }
+        let meters = meters.fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT substr(occurred_at, 1, 10) AS day, \
+             count(DISTINCT coalesce(device_id, '') || '/' || coalesce(camera_id, '')) FROM usage_records \
+             WHERE subscription_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND rejection IS NULL \
+             AND meter = 'camera_day' AND {condition} GROUP BY day"
+        );
+        let mut days = sqlx::query_as::<_, (String, i64)>(&sql)
+            .bind(subscription.as_str())
+            .bind(stamp(from))
+            .bind(stamp(to));
+        if let Some(period) = &period {
+            days = days.bind(period);
+        }
+        let days = days.fetch_all(&self.pool).await?;
+        Ok(RatingQuantities {
+            meters: meters
+                .into_iter()
+                .map(|(meter, quantity, cost)| {
+                    (meter, (u64::try_from(quantity).unwrap_or(0), cost))
+                })
+                .collect(),
+            cameras_per_day: usage::cameras_per_day(from, to, days)?,
+        })
+    }
+
+    async fn earliest_usage(
+        &self,
+        subscription: &SubscriptionId,
+        before: OffsetDateTime,
+        booking: &Booking,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let (condition, period) = usage::booking_condition(booking, "?3");
+        let sql = format!(
+            "SELECT min(occurred_at) FROM usage_records WHERE subscription_id = ?1 AND occurred_at < ?2 \
+             AND rejection IS NULL AND {condition}"
+        );
+        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql)
+            .bind(subscription.as_str())
+            .bind(stamp(before));
+        if let Some(period) = &period {
+            query = query.bind(period);
+        }
+        query
+            .fetch_one(&self.pool)
+            .await?
+            .map(|text| {
+                OffsetDateTime::parse(&text, &Rfc3339)
+                    .map_err(|e| StoreError::Corrupt(format!("usage time {text:?}: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn count_devices_active(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        // Device times are written by sqlx in RFC 3339 of varying width: compare them as
+        // times, not text (a subscription has few devices).
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM devices WHERE subscription_id = ?1 AND julianday(created_at) < julianday(?3) \
+             AND (status = 'active' OR julianday(deactivated_at) >= julianday(?2))",
+        )
+        .bind(subscription.as_str())
+        .bind(stamp(from))
+        .bind(stamp(to))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn issue_invoice(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        period_end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        // `BEGIN IMMEDIATE`: no upload commits between the check and the claim.
+        let mut tx = self.write().await?;
+        let tenant: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = ?1")
+                .bind(subscription.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let tenant = tenant.ok_or(StoreError::NotFound)?;
+        let latest: Option<String> =
+            sqlx::query_scalar("SELECT max(period) FROM invoices WHERE subscription_id = ?1")
+                .bind(subscription.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if latest.is_some_and(|latest| latest.as_str() >= period) {
+            return Err(StoreError::Conflict(ConflictKind::InvoiceIssued));
+        }
+        sqlx::query(
+            "INSERT INTO invoices (subscription_id, period, tenant_id, issued_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(subscription.as_str())
+        .bind(period)
+        .bind(&tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE usage_records SET invoiced_in = ?1 WHERE subscription_id = ?2 AND invoiced_in IS NULL \
+             AND rejection IS NULL AND occurred_at < ?3",
+        )
+        .bind(period)
+        .bind(subscription.as_str())
+        .bind(stamp(period_end))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_invoice_document(
+        &self,
+        subscription: &SubscriptionId,
+        period: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE invoices SET document = ?1 WHERE subscription_id = ?2 AND period = ?3 AND document IS NULL",
+        )
+        .bind(document)
+        .bind(subscription.as_str())
+        .bind(period)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_invoices(
+        &self,
+        subscription: &SubscriptionId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let rows: Vec<(String, OffsetDateTime, Option<String>)> = sqlx::query_as(
+            "SELECT period, issued_at, document FROM invoices WHERE subscription_id = ?1 ORDER BY period",
+        )
+        .bind(subscription.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(period, issued_at, document)| InvoiceRecord {
+                subscription: subscription.clone(),
+                period,
+                issued_at,
+                document,
+            })
+            .collect())
     }
 
     async fn record_heartbeat(
@@ -556,8 +821,9 @@ impl Store for SqliteStore {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("UPDATE devices SET status = 'deactivated' WHERE id = ?1")
+        sqlx::query("UPDATE devices SET status = 'deactivated', deactivated_at = ?2 WHERE id = ?1")
             .bind(device.as_str())
+            .bind(stamp(now))
             .execute(&mut *tx)
             .await?;
         sqlx::query(

@@ -1,0 +1,121 @@
+//! What both backends share about usage queries: the SQL condition that selects events
+//! by the invoice that claimed them, and reading back the text keys that SQL groups by
+//! (`YYYY-MM-DDTHH`, `YYYY-MM-DD`, `YYYY-MM`, all UTC). The SQL itself stays in each
+//! backend.
+
+use crate::error::StoreError;
+use crate::model::{Booking, Window};
+use time::{Date, Month, OffsetDateTime, Time};
+
+/// The condition on `invoiced_in` for `booking`, with `placeholder` standing for its
+/// period (bound by the caller when the second value is `Some`).
+pub(crate) fn booking_condition(booking: &Booking, placeholder: &str) -> (String, Option<String>) {
+    match booking {
+        Booking::Any => ("TRUE".into(), None),
+        Booking::Unclaimed => ("invoiced_in IS NULL".into(), None),
+        Booking::ClaimedBefore(period) => (
+            format!("(invoiced_in IS NOT NULL AND invoiced_in < {placeholder})"),
+            Some(period.clone()),
+        ),
+        Booking::ClaimedThrough(period) => (
+            format!("(invoiced_in IS NOT NULL AND invoiced_in <= {placeholder})"),
+            Some(period.clone()),
+        ),
+    }
+}
+
+/// How many leading characters of a UTC RFC 3339 time name the window's bucket.
+pub(crate) fn key_length(window: Window) -> usize {
+    match window {
+        Window::Hour => 13,
+        Window::Day => 10,
+        Window::Month => 7,
+    }
+}
+
+fn corrupt(key: &str) -> StoreError {
+    StoreError::Corrupt(format!("usage bucket {key:?}"))
+}
+
+fn date(key: &str) -> Result<Date, StoreError> {
+    let number = |range: std::ops::Range<usize>| -> Result<u32, StoreError> {
+        key.get(range)
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| corrupt(key))
+    };
+    let year = i32::try_from(number(0..4)?).map_err(|_| corrupt(key))?;
+    let month = u8::try_from(number(5..7)?)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .ok_or_else(|| corrupt(key))?;
+    let day = if key.len() >= 10 {
+        u8::try_from(number(8..10)?).map_err(|_| corrupt(key))?
+    } else {
+        1
+    };
+    Date::from_calendar_date(year, month, day).map_err(|_| corrupt(key))
+}
+
+/// The start of the bucket a key names.
+pub(crate) fn bucket_start(key: &str) -> Result<OffsetDateTime, StoreError> {
+    let day = date(key)?;
+    let hour = if key.len() >= 13 {
+        key.get(11..13)
+            .and_then(|h| h.parse::<u8>().ok())
+            .ok_or_else(|| corrupt(key))?
+    } else {
+        0
+    };
+    let time = Time::from_hms(hour, 0, 0).map_err(|_| corrupt(key))?;
+    Ok(day.with_time(time).assume_utc())
+}
+
+/// Which day of a range starting at `from` a `YYYY-MM-DD` key is (0 for the first).
+pub(crate) fn day_index(from: OffsetDateTime, key: &str) -> Result<usize, StoreError> {
+    let days = (date(key)? - from.date()).whole_days();
+    usize::try_from(days).map_err(|_| corrupt(key))
+}
+
+/// Spreads per-day camera counts over a range's days.
+pub(crate) fn cameras_per_day(
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    counts: Vec<(String, i64)>,
+) -> Result<Vec<u32>, StoreError> {
+    let days = usize::try_from((to.date() - from.date()).whole_days().max(0)).unwrap_or(0);
+    let mut per_day = vec![0u32; days];
+    for (key, count) in counts {
+        let index = day_index(from, &key)?;
+        if let Some(slot) = per_day.get_mut(index) {
+            *slot = u32::try_from(count).unwrap_or(u32::MAX);
+        }
+    }
+    Ok(per_day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn keys_name_their_bucket_start() {
+        assert_eq!(
+            bucket_start("2026-11-02T09").unwrap(),
+            datetime!(2026-11-02 09:00 UTC)
+        );
+        assert_eq!(
+            bucket_start("2026-11-02").unwrap(),
+            datetime!(2026-11-02 00:00 UTC)
+        );
+        assert_eq!(
+            bucket_start("2026-11").unwrap(),
+            datetime!(2026-11-01 00:00 UTC)
+        );
+        assert!(bucket_start("2026-13").is_err());
+        assert_eq!(
+            day_index(datetime!(2026-11-01 00:00 UTC), "2026-11-30").unwrap(),
+            29
+        );
+    }
+}
