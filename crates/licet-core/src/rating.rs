@@ -26,7 +26,7 @@ use crate::ids::MeterId;
 use crate::resolve::{ResolveError, Subscription};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use time::{Date, Month};
+use time::{Date, Month, OffsetDateTime};
 
 /// A calendar month (UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -57,6 +57,36 @@ impl BillingMonth {
     /// The month's first day.
     pub fn first_day(self) -> Option<Date> {
         Date::from_calendar_date(self.year, self.month, 1).ok()
+    }
+
+    /// The month containing `at` (UTC).
+    pub fn containing(at: OffsetDateTime) -> BillingMonth {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        BillingMonth {
+            year: at.year(),
+            month: at.month(),
+        }
+    }
+
+    /// The month after this one.
+    pub fn next(self) -> BillingMonth {
+        match self.month {
+            Month::December => BillingMonth {
+                year: self.year + 1,
+                month: Month::January,
+            },
+            month => BillingMonth {
+                year: self.year,
+                month: month.next(),
+            },
+        }
+    }
+
+    /// The month's start and end, `[start, end)`, in UTC.
+    pub fn bounds(self) -> Option<(OffsetDateTime, OffsetDateTime)> {
+        let start = self.first_day()?.midnight().assume_utc();
+        let end = self.next().first_day()?.midnight().assume_utc();
+        Some((start, end))
     }
 }
 
@@ -369,6 +399,31 @@ pub fn rate(input: &RatingInput<'_>) -> Result<Invoice, RatingError> {
         lines,
         total,
     })
+}
+
+/// What usage that arrived late adds to a month already invoiced: `after` (the month
+/// rated with the late usage) minus `before` (as invoiced), line by line. Lines whose
+/// quantity and amount did not change are left out; by cumulative rounding the
+/// adjustments and the original invoice add up to exactly `after`.
+pub fn late_adjustment(before: &Invoice, after: &Invoice) -> Vec<InvoiceLine> {
+    let mut lines = Vec::new();
+    for line in &after.lines {
+        let earlier = before.lines.iter().find(|l| l.price_id == line.price_id);
+        let (quantity, amount) = earlier.map_or((0, 0), |e| (e.quantity, e.amount));
+        if line.quantity == quantity && line.amount == amount {
+            continue;
+        }
+        lines.push(InvoiceLine {
+            quantity: line.quantity.saturating_sub(quantity),
+            amount: line.amount - amount,
+            detail: format!(
+                "late usage for {}: {} (was {} {}, {}), now {}",
+                after.month, line.detail, quantity, line.unit, amount, line.amount
+            ),
+            ..line.clone()
+        });
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -21,11 +21,14 @@ const ID_LEN: usize = 16;
 const SECRET_LEN: usize = 64;
 
 /// The scopes a tenant API key can carry. `write` includes `read`.
-pub const SCOPES: [&str; 4] = [
+pub const SCOPES: [&str; 7] = [
     "subscriptions:read",
     "subscriptions:write",
     "devices:read",
     "devices:write",
+    "usage:read",
+    "usage:write",
+    "invoices:read",
 ];
 
 fn prefix(kind: CredentialKind) -> &'static str {

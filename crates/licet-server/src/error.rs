@@ -46,6 +46,8 @@ pub enum ApiError {
     },
     /// The request body is larger than the server accepts.
     TooLarge(String),
+    /// The body's content type is not one the route reads.
+    UnsupportedMediaType(String),
     /// The database is not reachable.
     NotReady(String),
     /// Anything else: logged, never shown.
@@ -68,6 +70,7 @@ impl ApiError {
             | ApiError::InvalidCatalog(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict { .. } | ApiError::TooManyDevices(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } | ApiError::Refused { code, .. } => code,
             ApiError::TooManyDevices(_) => "too_many_devices",
             ApiError::TooLarge(_) => "body_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal",
         }
@@ -160,6 +164,7 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyDevices(m)
             | ApiError::NotReady(m)
             | ApiError::TooLarge(m)
+            | ApiError::UnsupportedMediaType(m)
             | ApiError::Conflict { message: m, .. } => (m, Vec::new(), None, None),
         };
         let body = ErrorBody {

@@ -12,7 +12,7 @@ use licet_core::verdict::{VerdictPayload, seal_verdict};
 use licet_store::{Device, Subscription, SubscriptionStatus};
 
 /// What was bought, in core terms.
-pub fn bought(subscription: &Subscription) -> Bought {
+pub(crate) fn bought(subscription: &Subscription) -> Bought {
     Bought {
         plan: subscription.plan.clone(),
         addons: subscription.addons.clone(),

@@ -11,6 +11,8 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod issuance;
+mod invoicing;
+pub mod metering;
 pub mod metrics;
 mod openapi;
 pub mod routes;
@@ -152,7 +154,7 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
 
 /// The application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalogs, compat, devices, subscriptions, system, tenants, usage};
+    use routes::{catalogs, compat, devices, invoices, subscriptions, system, tenants, usage};
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -203,6 +205,20 @@ pub fn router(state: AppState) -> Router {
             "/v1/devices/{device_id}/cameras",
             get(devices::list_cameras),
         )
+        .route("/v1/tenants/{tenant_id}/usage", get(usage::series))
+        .route(
+            "/v1/tenants/{tenant_id}/usage/events",
+            post(usage::cloudevents),
+        )
+        .route("/v1/tenants/{tenant_id}/quotas", get(usage::quotas))
+        .route(
+            "/v1/tenants/{tenant_id}/invoices",
+            post(invoices::issue).get(invoices::list),
+        )
+        .route(
+            "/v1/tenants/{tenant_id}/invoices/preview",
+            get(invoices::preview),
+        )
         .route("/v1/api-keys", post(tenants::create_api_key))
         // BrinkByte billing service, for BrinkByte's existing edge code.
         .route(
@@ -214,6 +230,7 @@ pub fn router(state: AppState) -> Router {
             post(compat::brinkbyte_entitlement),
         )
         .route("/api/v1/heartbeat", post(compat::brinkbyte_heartbeat))
+        .route("/api/v1/usage/batch", post(compat::brinkbyte_usage_batch))
         // Foxsight license server, for Foxsight VMS installations.
         .route("/api/licenses/activate", post(compat::foxsight_activate))
         .route("/api/licenses/validate", post(compat::foxsight_validate))

@@ -35,13 +35,21 @@ use utoipa::{Modify, OpenApi};
         crate::routes::devices::list_devices,
         crate::routes::devices::list_cameras,
         crate::routes::usage::upload,
+        crate::routes::usage::cloudevents,
+        crate::routes::usage::series,
+        crate::routes::usage::quotas,
+        crate::routes::invoices::preview,
+        crate::routes::invoices::issue,
+        crate::routes::invoices::list,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Health, CatalogUploaded, ProductView, TenantCreate, TenantView, AddonQuantity,
         SubscriptionCreate, SubscriptionChange, SubscriptionView, ActivationRequest, ActivationResponse,
         RefreshRequest, RefreshResponse, HeartbeatRequest, HeartbeatResponse, DeviceView, CameraView,
         SigningKeyView, ApiKeyCreate, ApiKeyCreated, UsageUpload, UsageUploadEvent, UsageRejection,
-        UsageUploadResult,
+        UsageUploadResult, UsageCloudEvent, UsageCloudEventData, EventRejection, CloudEventsResult,
+        UsageSeries, UsageBucketView, QuotaStatusList, QuotaStatus, InvoiceLineView, LateUsageView,
+        InvoiceView, TenantInvoices, InvoiceIssue,
     )),
     modifiers(&BearerAuth)
 )]

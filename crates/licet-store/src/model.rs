@@ -349,6 +349,8 @@ pub enum Booking {
     ClaimedBefore(String),
     /// Events claimed by an invoice up to and including this month.
     ClaimedThrough(String),
+    /// Events claimed by this month's invoice.
+    ClaimedIn(String),
     /// Events no invoice has claimed yet.
     Unclaimed,
 }

@@ -161,6 +161,31 @@ impl Period {
             Period::Year => format!("{:04}", at.year()),
         }
     }
+
+    /// The period containing `at` (UTC), as `[start, end)`; `None` past the calendar.
+    pub fn bounds(
+        self,
+        at: time::OffsetDateTime,
+    ) -> Option<(time::OffsetDateTime, time::OffsetDateTime)> {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let start = match self {
+            Period::Day => at.date(),
+            Period::Month => at.date().replace_day(1).ok()?,
+            Period::Year => time::Date::from_calendar_date(at.year(), time::Month::January, 1).ok()?,
+        };
+        let end = match self {
+            Period::Day => start.next_day()?,
+            Period::Month => {
+                let (year, month) = match start.month() {
+                    time::Month::December => (start.year() + 1, time::Month::January),
+                    month => (start.year(), month.next()),
+                };
+                time::Date::from_calendar_date(year, month, 1).ok()?
+            }
+            Period::Year => time::Date::from_calendar_date(start.year() + 1, time::Month::January, 1).ok()?,
+        };
+        Some((start.midnight().assume_utc(), end.midnight().assume_utc()))
+    }
 }
 
 /// What happens when a quota is used up.

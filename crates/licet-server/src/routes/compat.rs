@@ -11,6 +11,7 @@ use super::devices::activate_with;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::issuance::{bought, license_for};
+use crate::metering::{Billing, Incoming, check};
 use crate::metrics::bump;
 use crate::state::AppState;
 use axum::Json;
@@ -23,7 +24,9 @@ use licet_core::ids::{DeviceId, TenantId};
 use licet_core::license_key::LicenseKey;
 use licet_core::snapshot::{Snapshot, Value};
 use licet_core::state::LicenseState;
-use licet_store::{Device, DeviceStatus, Heartbeat, StoreError, Subscription, SubscriptionStatus};
+use licet_store::{
+    Device, DeviceStatus, ExternalUsageEvent, Heartbeat, StoreError, Subscription, SubscriptionStatus,
+};
 use time::{Duration, OffsetDateTime};
 
 /// An error in BrinkByte's shape: `{"detail", "code"}`.
@@ -251,14 +254,23 @@ pub async fn brinkbyte_entitlement(
         let standing = standing(&state, &subscription).await?;
         let decision = standing.snapshot.check(&key);
         if decision.allowed {
-            // Server-side counting arrives with usage metering; until then the remaining
-            // quota is the period's allowance.
+            // What is left by the server's count of this period's usage, all devices
+            // and back-ends together.
             let remaining = match (
                 standing.snapshot.feature(&key).map(|f| f.kind),
                 decision.value,
             ) {
                 (Some(licet_core::catalog::FeatureKind::Quota), Some(Value::Amount(amount))) => {
-                    count(*amount)
+                    let catalog = state.catalog(&subscription.product).await?;
+                    let now = state.clock.now();
+                    let status =
+                        super::usage::quota_status(&state, &catalog, &subscription, now).await?;
+                    match status.iter().find(|q| q.feature == key) {
+                        Some(quota) => quota
+                            .remaining
+                            .map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX)),
+                        None => count(*amount),
+                    }
                 }
                 _ => -1,
             };
@@ -464,5 +476,122 @@ pub async fn foxsight_heartbeat(
             next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
         }),
         error: None,
+    }))
+}
+
+/// Events one BrinkByte batch may carry.
+const BRINKBYTE_BATCH_MAX: usize = 5000;
+
+/// The deduplication key of a BrinkByte event: `metadata.event_id` when the sender gives
+/// one, else a digest of the whole event. BrinkByte's batches carry no ids, so without
+/// this every retry of a batch would bill again; with it, a retry is recognised, and two
+/// events are merged only if every field, the time included, is the same.
+fn brinkbyte_event_id(event: &BrinkbyteUsageEvent) -> String {
+    use sha2::Digest as _;
+    if let Some(id) = event
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("event_id"))
+        .and_then(|v| v.as_str())
+    {
+        return format!("id:{id}");
+    }
+    // serde_json's maps are ordered by key, so equal events serialise equally.
+    let canonical = serde_json::to_string(event).unwrap_or_default();
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Reads one BrinkByte usage event into what the store keeps.
+fn brinkbyte_usage_event(
+    billing: &Billing,
+    tenant: &TenantId,
+    raw: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<ExternalUsageEvent, String> {
+    let event: BrinkbyteUsageEvent =
+        serde_json::from_value(raw.clone()).map_err(|e| format!("malformed event: {e}"))?;
+    if event.tenant_id != tenant.as_str() {
+        return Err(format!(
+            "tenant_id {:?} is not the API key's tenant; the tenant always comes from the key",
+            event.tenant_id
+        ));
+    }
+    let chosen = event
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("subscription_id"))
+        .and_then(|v| v.as_str());
+    let (subscription, catalog) = billing
+        .route(&event.event_type, chosen)
+        .map_err(|reason| format!("{reason} (metadata.subscription_id)"))?;
+    let measured = check(
+        catalog,
+        &Incoming {
+            meter: &event.event_type,
+            quantity: &event.quantity,
+            time: Some(&event.event_time),
+            cost_minor: event.metadata.as_ref().and_then(|m| m.get("cost_minor")),
+            attributes: event.metadata.as_ref(),
+        },
+        now,
+    )?;
+    Ok(ExternalUsageEvent {
+        subscription: subscription.id.clone(),
+        source: "brinkbyte:/api/v1/usage/batch".into(),
+        event_id: brinkbyte_event_id(&event),
+        meter: event.event_type,
+        quantity: measured.quantity,
+        unit: event.unit,
+        camera_id: None,
+        resource_id: event.resource_id,
+        cost_minor: measured.cost_minor,
+        occurred_at: measured.occurred_at,
+        attributes: event.metadata,
+    })
+}
+
+/// BrinkByte billing: a batch of usage events. Partial batches are stored: refused
+/// events are counted and explained by index, the rest are kept. A retried batch is
+/// recognised and counts once.
+pub async fn brinkbyte_usage_batch(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteUsageBatch>,
+) -> Result<Json<BrinkbyteUsageResult>, BrinkbyteFailure> {
+    let Caller::Tenant { tenant, .. } = &caller else {
+        return Err(ApiError::Forbidden(
+            "BrinkByte routes take the tenant's API key (lct_live_…)".into(),
+        )
+        .into());
+    };
+    if body.events.is_empty() || body.events.len() > BRINKBYTE_BATCH_MAX {
+        return Err(ApiError::InvalidRequest(format!(
+            "`events`: send 1 to {BRINKBYTE_BATCH_MAX} events per batch (got {})",
+            body.events.len()
+        ))
+        .into());
+    }
+    let billing = Billing::load(&state, tenant).await?;
+    let now = state.clock.now();
+    let mut errors = Vec::new();
+    let mut accepted = Vec::new();
+    for (index, raw) in body.events.iter().enumerate() {
+        match brinkbyte_usage_event(&billing, tenant, raw, now) {
+            Ok(event) => accepted.push(event),
+            Err(error) => errors.push(BrinkbyteUsageError { index, error }),
+        }
+    }
+    if !accepted.is_empty() {
+        state
+            .store
+            .ingest_external_usage(tenant, &accepted, now)
+            .await?;
+    }
+    Ok(Json(BrinkbyteUsageResult {
+        accepted_count: u64::try_from(accepted.len()).unwrap_or(u64::MAX),
+        rejected_count: u64::try_from(errors.len()).unwrap_or(u64::MAX),
+        errors,
     }))
 }

@@ -7,56 +7,51 @@ use super::{Body, Id};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::metering::Billing;
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use licet_client::wire::{
+    CloudEventsResult, EventRejection, QuotaStatus, QuotaStatusList, UsageBucketView,
+    UsageCloudEvent, UsageSeries,
+};
+use licet_core::amount::Amount;
+use licet_core::catalog::Overage;
+use licet_core::entitlements::Grant;
+use licet_core::ids::TenantId;
+use licet_store::{Booking, ExternalUsageEvent, UsageQuery, Window};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
 use licet_client::wire::{
     ErrorBody, UsageRejection, UsageUpload, UsageUploadEvent, UsageUploadResult,
 };
 use licet_core::catalog::Catalog;
-use licet_core::ids::{DeviceId, MeterId};
+use crate::metering::{self, Incoming, Measured};
+use licet_core::ids::DeviceId;
 use licet_store::DeviceUsageEvent;
 use time::OffsetDateTime;
 
 /// Events one upload may carry.
 pub const UPLOAD_MAX: usize = 5000;
 
-/// The meter the agent records by itself, one per camera and UTC day.
-pub const CAMERA_DAY: &str = "camera_day";
-
-/// Why an event is refused, if it is.
+/// Checks a device's event against its subscription's catalog.
 fn rejection(
     catalog: &Catalog,
     event: &UsageUploadEvent,
     now: OffsetDateTime,
-) -> Result<(u64, OffsetDateTime), String> {
-    if event.kind != CAMERA_DAY
-        && !catalog
-            .spec()
-            .meters
-            .contains_key(&MeterId::new(&event.kind))
-    {
-        return Err(format!(
-            "unknown meter {:?}: not in the {} catalog",
-            event.kind,
-            catalog.product()
-        ));
-    }
-    let quantity = event
-        .quantity
-        .as_u64()
-        .ok_or_else(|| format!("quantity {} is not a non-negative integer", event.quantity))?;
-    let at = OffsetDateTime::parse(&event.time, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("time {:?} is not RFC 3339 ({e})", event.time))?;
-    if at - now > time::Duration::hours(24) {
-        return Err(format!(
-            "time {} is more than 24 h in the future",
-            event.time
-        ));
-    }
-    if event.attributes.as_ref().is_some_and(|a| !a.is_object()) {
-        return Err("attributes must be an object".into());
-    }
-    Ok((quantity, at))
+) -> Result<Measured, String> {
+    metering::check(
+        catalog,
+        &Incoming {
+            meter: &event.kind,
+            quantity: &event.quantity,
+            time: Some(&event.time),
+            cost_minor: event.attributes.as_ref().and_then(|a| a.get("cost_minor")),
+            attributes: event.attributes.as_ref(),
+        },
+        now,
+    )
 }
 
 /// Stores a batch of a device's usage events (device token only).
@@ -111,26 +106,32 @@ pub async fn upload(
         .events
         .iter()
         .map(|event| {
-            let (quantity, occurred_at, reason) = match rejection(&catalog, event, now) {
-                Ok((quantity, at)) => (quantity, at, None),
+            let (measured, reason) = match rejection(&catalog, event, now) {
+                Ok(measured) => (measured, None),
                 Err(reason) => {
                     rejected.push(UsageRejection {
                         sequence: event.sequence,
                         reason: reason.clone(),
                     });
-                    (0, now, Some(reason))
+                    let nothing = Measured {
+                        quantity: 0,
+                        occurred_at: now,
+                        cost_minor: None,
+                    };
+                    (nothing, Some(reason))
                 }
             };
             DeviceUsageEvent {
                 sequence: event.sequence,
                 meter: event.kind.chars().take(100).collect(),
-                quantity,
+                quantity: measured.quantity,
                 unit: event.unit.as_ref().map(|u| u.chars().take(50).collect()),
                 camera_id: event
                     .camera_id
                     .as_ref()
                     .map(|c| c.chars().take(200).collect()),
-                occurred_at,
+                cost_minor: measured.cost_minor,
+                occurred_at: measured.occurred_at,
                 attributes: event
                     .attributes
                     .clone()
@@ -149,4 +150,352 @@ pub async fn upload(
         rejected,
         acknowledged_through: outcome.acknowledged_through,
     }))
+}
+
+/// Events one CloudEvents batch may carry.
+pub const CLOUDEVENTS_MAX: usize = 5000;
+
+const BATCH: &str = "application/cloudevents-batch+json";
+const SINGLE: &str = "application/cloudevents+json";
+
+/// Reads one CloudEvent (structured mode) into what the store keeps.
+fn cloud_event(
+    billing: &Billing,
+    event: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<ExternalUsageEvent, (Option<String>, String)> {
+    let id = event.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    let fail = |reason: String| (id.clone(), reason);
+    let parsed: UsageCloudEvent = serde_json::from_value(event.clone())
+        .map_err(|e| fail(format!("not a usage CloudEvent: {e}")))?;
+    if parsed.specversion != "1.0" {
+        return Err(fail(format!(
+            "specversion {:?} is not supported; send CloudEvents 1.0",
+            parsed.specversion
+        )));
+    }
+    if parsed.id.is_empty() || parsed.source.is_empty() {
+        return Err(fail("`id` and `source` must not be empty".into()));
+    }
+    if parsed.id.chars().count() > 200 || parsed.source.chars().count() > 500 {
+        return Err(fail(
+            "`id` is limited to 200 characters and `source` to 500".into(),
+        ));
+    }
+    if let Some(content) = &parsed.datacontenttype {
+        if !content.starts_with("application/json") {
+            return Err(fail(format!(
+                "datacontenttype {content:?}: `data` must be application/json"
+            )));
+        }
+    }
+    let chosen = event.get("licetsubscription").and_then(|v| v.as_str());
+    let (subscription, catalog) = billing
+        .route(&parsed.kind, chosen)
+        .map_err(|reason| fail(format!("{reason} (extension `licetsubscription`)")))?;
+    let measured = metering::check(
+        catalog,
+        &Incoming {
+            meter: &parsed.kind,
+            quantity: &parsed.data.quantity,
+            time: parsed.time.as_deref(),
+            cost_minor: event.pointer("/data/cost_minor"),
+            attributes: parsed.data.attributes.as_ref(),
+        },
+        now,
+    )
+    .map_err(fail)?;
+    Ok(ExternalUsageEvent {
+        subscription: subscription.id.clone(),
+        source: parsed.source,
+        event_id: parsed.id,
+        meter: parsed.kind,
+        quantity: measured.quantity,
+        unit: parsed.data.unit,
+        camera_id: parsed.data.camera_id,
+        resource_id: parsed.subject,
+        cost_minor: measured.cost_minor,
+        occurred_at: measured.occurred_at,
+        attributes: parsed.data.attributes,
+    })
+}
+
+/// Stores CloudEvents 1.0 usage from a vendor's back-end: a batch
+/// (`application/cloudevents-batch+json`, a JSON array) or one event
+/// (`application/cloudevents+json`). Deduplicated on source + id; refused events are
+/// reported by index and the rest are stored.
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/usage/events", tag = "usage",
+    params(("tenant_id" = String, Path)),
+    request_body(content = Vec<UsageCloudEvent>, content_type = "application/cloudevents-batch+json"),
+    responses((status = 200, body = CloudEventsResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cloudevents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(tenant_id): Id<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CloudEventsResult>, ApiError> {
+    let tenant = TenantId::new(&tenant_id);
+    caller.require_tenant(&tenant, "usage:write")?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidRequest(format!("the body is not JSON: {e}")))?;
+    let events = match (content_type.as_str(), value) {
+        (BATCH, serde_json::Value::Array(events)) => events,
+        (BATCH, _) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "{BATCH} is a JSON array of events"
+            )));
+        }
+        (SINGLE, event @ serde_json::Value::Object(_)) => vec![event],
+        (SINGLE, _) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "{SINGLE} is one event, a JSON object"
+            )));
+        }
+        (other, _) => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type {other:?}: send {BATCH} (an array) or {SINGLE} (one event)"
+            )));
+        }
+    };
+    if events.is_empty() || events.len() > CLOUDEVENTS_MAX {
+        return Err(ApiError::InvalidRequest(format!(
+            "send 1 to {CLOUDEVENTS_MAX} events per request (got {})",
+            events.len()
+        )));
+    }
+    state.store.get_tenant(&tenant).await?;
+    let billing = Billing::load(&state, &tenant).await?;
+    let now = state.clock.now();
+    let mut rejected = Vec::new();
+    let mut accepted = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        match cloud_event(&billing, event, now) {
+            Ok(event) => accepted.push(event),
+            Err((id, reason)) => rejected.push(EventRejection { index, id, reason }),
+        }
+    }
+    let stored = if accepted.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .store
+            .ingest_external_usage(&tenant, &accepted, now)
+            .await?
+    };
+    let fresh = stored.iter().filter(|&&s| s).count();
+    Ok(Json(CloudEventsResult {
+        accepted: u64::try_from(fresh).unwrap_or(u64::MAX),
+        duplicates: u64::try_from(stored.len() - fresh).unwrap_or(u64::MAX),
+        rejected,
+    }))
+}
+
+/// `GET /v1/tenants/{tenant_id}/usage` filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageFilter {
+    /// From (RFC 3339, inclusive); the start of the current month when absent.
+    pub from: Option<String>,
+    /// To (RFC 3339, exclusive); the start of the next month when absent.
+    pub to: Option<String>,
+    /// `hour`, `day` (default) or `month`.
+    pub window: Option<String>,
+    /// Only this device.
+    pub device_id: Option<String>,
+    /// Only this camera.
+    pub camera_id: Option<String>,
+    /// Only this meter.
+    pub meter: Option<String>,
+}
+
+fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| {
+            ApiError::InvalidRequest(format!(
+                "`{field}` {text:?} is not RFC 3339 ({e}), e.g. 2026-11-01T00:00:00Z"
+            ))
+        })
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// A tenant's accepted usage over a range, per meter and hour, day or month.
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/usage", tag = "usage",
+    params(("tenant_id" = String, Path), UsageFilter),
+    responses((status = 200, body = UsageSeries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn series(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(tenant_id): Id<String>,
+    Query(filter): Query<UsageFilter>,
+) -> Result<Json<UsageSeries>, ApiError> {
+    let tenant = TenantId::new(&tenant_id);
+    caller.require_tenant(&tenant, "usage:read")?;
+    let (window, longest) = match filter.window.as_deref().unwrap_or("day") {
+        "hour" => (Window::Hour, time::Duration::days(31)),
+        "day" => (Window::Day, time::Duration::days(366)),
+        "month" => (Window::Month, time::Duration::days(3660)),
+        other => {
+            return Err(ApiError::InvalidRequest(format!(
+                "`window` {other:?}: use hour, day or month"
+            )));
+        }
+    };
+    let now = state.clock.now();
+    let this_month = licet_core::catalog::Period::Month
+        .bounds(now)
+        .ok_or_else(|| ApiError::internal("the clock is past the calendar"))?;
+    let from = match &filter.from {
+        Some(text) => parse_time("from", text)?,
+        None => this_month.0,
+    };
+    let to = match &filter.to {
+        Some(text) => parse_time("to", text)?,
+        None => this_month.1,
+    };
+    if to <= from {
+        return Err(ApiError::InvalidRequest(
+            "`to` must be after `from`".into(),
+        ));
+    }
+    if to - from > longest {
+        return Err(ApiError::InvalidRequest(format!(
+            "a {} window covers at most {} days; narrow the range or widen the window",
+            filter.window.as_deref().unwrap_or("day"),
+            longest.whole_days()
+        )));
+    }
+    state.store.get_tenant(&tenant).await?;
+    let buckets = state
+        .store
+        .usage_series(&UsageQuery {
+            tenant: tenant.clone(),
+            device: filter.device_id.as_deref().map(DeviceId::new),
+            camera: filter.camera_id.clone(),
+            meter: filter.meter.clone(),
+            from,
+            to,
+            window,
+        })
+        .await?;
+    Ok(Json(UsageSeries {
+        tenant_id: tenant.to_string(),
+        from: licet_core::time_text(from),
+        to: licet_core::time_text(to),
+        window: match window {
+            Window::Hour => "hour",
+            Window::Day => "day",
+            Window::Month => "month",
+        }
+        .into(),
+        buckets: buckets
+            .into_iter()
+            .map(|b| UsageBucketView {
+                start: licet_core::time_text(b.start),
+                meter: b.meter,
+                quantity: b.quantity,
+                events: b.events,
+            })
+            .collect(),
+    }))
+}
+
+/// Where each quota of the tenant stands this period, by the server's count (every
+/// device and back-end together).
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/quotas", tag = "usage",
+    params(("tenant_id" = String, Path)),
+    responses((status = 200, body = QuotaStatusList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(tenant_id): Id<String>,
+) -> Result<Json<QuotaStatusList>, ApiError> {
+    let tenant = TenantId::new(&tenant_id);
+    caller.require_tenant(&tenant, "usage:read")?;
+    state.store.get_tenant(&tenant).await?;
+    let now = state.clock.now();
+    let mut quotas = Vec::new();
+    for subscription in state.store.list_subscriptions(&tenant).await? {
+        if subscription.status == licet_store::SubscriptionStatus::Cancelled {
+            continue;
+        }
+        let catalog = state.catalog(&subscription.product).await?;
+        quotas.extend(quota_status(&state, &catalog, &subscription, now).await?);
+    }
+    Ok(Json(QuotaStatusList {
+        tenant_id: tenant.to_string(),
+        quotas,
+    }))
+}
+
+/// The quota features of one subscription with the server's count this period.
+pub async fn quota_status(
+    state: &AppState,
+    catalog: &Catalog,
+    subscription: &licet_store::Subscription,
+    now: OffsetDateTime,
+) -> Result<Vec<QuotaStatus>, ApiError> {
+    let resolution = catalog
+        .resolve(&crate::issuance::bought(subscription))
+        .map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    for (meter, spec) in &catalog.spec().meters {
+        let Some(feature) = &spec.quota else { continue };
+        let Some(Grant::Quota {
+            allowance,
+            period,
+            overage,
+            ..
+        }) = resolution.entitlements.features.get(feature)
+        else {
+            continue;
+        };
+        let Some((start, end)) = period.bounds(now) else {
+            continue;
+        };
+        let used = state
+            .store
+            .rating_quantities(&subscription.id, start, end, &Booking::Any)
+            .await?
+            .meters
+            .get(meter.as_str())
+            .map_or(0, |&(quantity, _)| quantity);
+        let allowance = match allowance {
+            Amount::Finite(n) => Some(*n),
+            Amount::Unlimited => None,
+        };
+        out.push(QuotaStatus {
+            subscription_id: subscription.id.to_string(),
+            feature: feature.to_string(),
+            meter: meter.to_string(),
+            period: period.key(now),
+            period_start: licet_core::time_text(start),
+            period_end: licet_core::time_text(end),
+            allowance,
+            used,
+            remaining: allowance.map(|a| a.saturating_sub(used)),
+            overage: match overage {
+                Overage::Allow => "allow",
+                Overage::Refuse => "refuse",
+            }
+            .into(),
+        });
+    }
+    Ok(out)
 }
