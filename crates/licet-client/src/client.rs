@@ -219,14 +219,97 @@ impl Client {
             .await
     }
 
-    /// Uploads a batch of a device's usage events.
+    /// Uploads a batch of a device's usage events, gzip-compressed (a batch of
+    /// similar events shrinks about tenfold, which matters on a metered uplink).
     pub async fn upload_usage(
         &self,
         device_id: &str,
         body: &UsageUpload,
     ) -> Result<UsageUploadResult, ClientError> {
-        self.post(&format!("/v1/devices/{device_id}/usage"), body)
-            .await
+        use std::io::Write as _;
+        let json = serde_json::to_vec(body).map_err(|e| ClientError::Unexpected {
+            status: 0,
+            text: format!("cannot encode the batch: {e}"),
+        })?;
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(json.len() / 4),
+            flate2::Compression::fast(),
+        );
+        let compressed = encoder
+            .write_all(&json)
+            .and_then(|()| encoder.finish())
+            .map_err(|e| ClientError::Unexpected {
+                status: 0,
+                text: format!("cannot compress the batch: {e}"),
+            })?;
+        Self::send(
+            self.request(
+                reqwest::Method::POST,
+                &format!("/v1/devices/{device_id}/usage"),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(compressed),
+        )
+        .await
+    }
+
+    /// A tenant's invoices for a month as they would be issued now.
+    pub async fn invoice_preview(
+        &self,
+        tenant_id: &str,
+        period: &str,
+    ) -> Result<TenantInvoices, ClientError> {
+        Self::send(
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/tenants/{tenant_id}/invoices/preview"),
+            )
+            .query(&[("period", period)]),
+        )
+        .await
+    }
+
+    /// Issues a tenant's invoices for an ended month.
+    pub async fn issue_invoices(
+        &self,
+        tenant_id: &str,
+        period: &str,
+    ) -> Result<TenantInvoices, ClientError> {
+        self.post(
+            &format!("/v1/tenants/{tenant_id}/invoices"),
+            &InvoiceIssue {
+                period: period.into(),
+            },
+        )
+        .await
+    }
+
+    /// A tenant's issued invoices.
+    pub async fn invoices(&self, tenant_id: &str) -> Result<Vec<InvoiceView>, ClientError> {
+        self.get(&format!("/v1/tenants/{tenant_id}/invoices")).await
+    }
+
+    /// A tenant's usage, bucketed; `filters` are the query's (`from`, `to`, `window`,
+    /// `device_id`, `camera_id`, `meter`).
+    pub async fn usage(
+        &self,
+        tenant_id: &str,
+        filters: &[(&str, &str)],
+    ) -> Result<UsageSeries, ClientError> {
+        Self::send(
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/tenants/{tenant_id}/usage"),
+            )
+            .query(filters),
+        )
+        .await
+    }
+
+    /// Where a tenant's quotas stand this period.
+    pub async fn quotas(&self, tenant_id: &str) -> Result<QuotaStatusList, ClientError> {
+        self.get(&format!("/v1/tenants/{tenant_id}/quotas")).await
     }
 
     /// Deactivates a device.

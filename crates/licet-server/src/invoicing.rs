@@ -151,7 +151,12 @@ pub async fn invoice(
         subscription_id: subscription.id.to_string(),
         product_id: subscription.product.to_string(),
         period,
-        status: if issued_at.is_some() { "issued" } else { "preview" }.into(),
+        status: if issued_at.is_some() {
+            "issued"
+        } else {
+            "preview"
+        }
+        .into(),
         issued_at: issued_at.map(licet_core::time_text),
         lines: regular.lines.into_iter().map(line_view).collect(),
         late_usage,

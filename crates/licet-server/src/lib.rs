@@ -10,8 +10,8 @@
 pub mod auth;
 pub mod config;
 pub mod error;
-mod issuance;
 mod invoicing;
+mod issuance;
 pub mod metering;
 pub mod metrics;
 mod openapi;
@@ -237,6 +237,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/licenses/heartbeat", post(compat::foxsight_heartbeat))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        // Agents gzip their usage uploads; the body limit above applies to the
+        // decompressed bytes, so a small bomb cannot grow past it.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
         // A bug must cost one request a 500, never the connection or the process.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

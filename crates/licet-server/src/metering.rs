@@ -161,7 +161,11 @@ impl Billing {
                     .collect();
                 Err(format!(
                     "unknown meter {meter:?}: no active subscription of this tenant meters it (products: {})",
-                    if products.is_empty() { "none".into() } else { products.join(", ") }
+                    if products.is_empty() {
+                        "none".into()
+                    } else {
+                        products.join(", ")
+                    }
                 ))
             }
             several => Err(format!(

@@ -17,7 +17,9 @@ pub(crate) fn booking_condition(booking: &Booking, placeholder: &str) -> (String
             format!("(invoiced_in IS NOT NULL AND invoiced_in < {placeholder})"),
             Some(period.clone()),
         ),
-        Booking::ClaimedIn(period) => (format!("invoiced_in = {placeholder}"), Some(period.clone())),
+        Booking::ClaimedIn(period) => {
+            (format!("invoiced_in = {placeholder}"), Some(period.clone()))
+        }
         Booking::ClaimedThrough(period) => (
             format!("(invoiced_in IS NOT NULL AND invoiced_in <= {placeholder})"),
             Some(period.clone()),

@@ -171,7 +171,9 @@ impl Period {
         let start = match self {
             Period::Day => at.date(),
             Period::Month => at.date().replace_day(1).ok()?,
-            Period::Year => time::Date::from_calendar_date(at.year(), time::Month::January, 1).ok()?,
+            Period::Year => {
+                time::Date::from_calendar_date(at.year(), time::Month::January, 1).ok()?
+            }
         };
         let end = match self {
             Period::Day => start.next_day()?,
@@ -182,7 +184,9 @@ impl Period {
                 };
                 time::Date::from_calendar_date(year, month, 1).ok()?
             }
-            Period::Year => time::Date::from_calendar_date(start.year() + 1, time::Month::January, 1).ok()?,
+            Period::Year => {
+                time::Date::from_calendar_date(start.year() + 1, time::Month::January, 1).ok()?
+            }
         };
         Some((start.midnight().assume_utc(), end.midnight().assume_utc()))
     }

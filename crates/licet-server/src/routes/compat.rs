@@ -25,7 +25,8 @@ use licet_core::license_key::LicenseKey;
 use licet_core::snapshot::{Snapshot, Value};
 use licet_core::state::LicenseState;
 use licet_store::{
-    Device, DeviceStatus, ExternalUsageEvent, Heartbeat, StoreError, Subscription, SubscriptionStatus,
+    Device, DeviceStatus, ExternalUsageEvent, Heartbeat, StoreError, Subscription,
+    SubscriptionStatus,
 };
 use time::{Duration, OffsetDateTime};
 

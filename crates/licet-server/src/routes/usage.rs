@@ -6,8 +6,9 @@
 use super::{Body, Id};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::metering::Billing;
+use crate::metering::{self, Incoming, Measured};
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -16,21 +17,20 @@ use licet_client::wire::{
     CloudEventsResult, EventRejection, QuotaStatus, QuotaStatusList, UsageBucketView,
     UsageCloudEvent, UsageSeries,
 };
-use licet_core::amount::Amount;
-use licet_core::catalog::Overage;
-use licet_core::entitlements::Grant;
-use licet_core::ids::TenantId;
-use licet_store::{Booking, ExternalUsageEvent, UsageQuery, Window};
-use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
 use licet_client::wire::{
     ErrorBody, UsageRejection, UsageUpload, UsageUploadEvent, UsageUploadResult,
 };
+use licet_core::amount::Amount;
 use licet_core::catalog::Catalog;
-use crate::metering::{self, Incoming, Measured};
+use licet_core::catalog::Overage;
+use licet_core::entitlements::Grant;
 use licet_core::ids::DeviceId;
+use licet_core::ids::TenantId;
 use licet_store::DeviceUsageEvent;
+use licet_store::{Booking, ExternalUsageEvent, UsageQuery, Window};
+use serde::Deserialize;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// Events one upload may carry.
 pub const UPLOAD_MAX: usize = 5000;
@@ -368,9 +368,7 @@ pub async fn series(
         None => this_month.1,
     };
     if to <= from {
-        return Err(ApiError::InvalidRequest(
-            "`to` must be after `from`".into(),
-        ));
+        return Err(ApiError::InvalidRequest("`to` must be after `from`".into()));
     }
     if to - from > longest {
         return Err(ApiError::InvalidRequest(format!(

@@ -8,6 +8,7 @@
 mod bad_input;
 mod compat;
 mod isolation;
+mod metering;
 mod support;
 mod verdicts;
 mod walkthrough;
@@ -39,3 +40,34 @@ macro_rules! on_both {
     };
 }
 pub(crate) use on_both;
+
+/// Runs a test body once per backend, on a server whose clock the test moves; the clock
+/// starts at 2026-10-20 09:00 UTC.
+macro_rules! on_both_clocked {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite_clocked {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let clock = std::sync::Arc::new(licet_host::clock::ManualClock::new(time::macros::datetime!(2026-10-20 09:00 UTC)));
+                    let server = crate::support::TestServer::start_clocked(crate::support::Backend::Sqlite, clock.clone()).await.unwrap();
+                    super::$name(&server, &clock).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod on_postgres_clocked {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let clock = std::sync::Arc::new(licet_host::clock::ManualClock::new(time::macros::datetime!(2026-10-20 09:00 UTC)));
+                    if let Some(server) = crate::support::TestServer::start_clocked(crate::support::Backend::Postgres, clock.clone()).await {
+                        super::$name(&server, &clock).await;
+                        server.stop().await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_clocked;

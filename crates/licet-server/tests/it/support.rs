@@ -64,6 +64,14 @@ async fn drop_schema(url: &str, schema: &str) {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> Option<TestServer> {
+        TestServer::start_clocked(backend, Arc::new(SystemClock)).await
+    }
+
+    /// A server whose clock the test sets.
+    pub async fn start_clocked(
+        backend: Backend,
+        clock: Arc<dyn licet_host::clock::Clock>,
+    ) -> Option<TestServer> {
         let dir = tempfile::tempdir().unwrap();
         let (database_url, schema) = match backend {
             Backend::Sqlite => (None, None),
@@ -79,15 +87,17 @@ impl TestServer {
             catalog_dir: Some(repo().join("examples/catalogs")),
             heartbeat_interval_seconds: 60,
         };
-        let mut server = TestServer::start_with(&config, dir).await;
+        let mut server = TestServer::start_with_clock(&config, dir, clock).await;
         server.schema = schema;
         Some(server)
     }
 
-    pub async fn start_with(config: &ServerConfig, dir: tempfile::TempDir) -> TestServer {
-        let prepared = licet_server::prepare(config, Arc::new(SystemClock))
-            .await
-            .unwrap();
+    async fn start_with_clock(
+        config: &ServerConfig,
+        dir: tempfile::TempDir,
+        clock: Arc<dyn licet_host::clock::Clock>,
+    ) -> TestServer {
+        let prepared = licet_server::prepare(config, clock).await.unwrap();
         let token = prepared
             .bootstrap_token
             .expect("a fresh database creates the bootstrap admin");
