@@ -8,6 +8,7 @@ mod catalog;
 mod license;
 mod plan;
 mod server;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A running `licet server`; killed if the test fails before stopping it.
-struct Running {
-    child: Child,
-    base: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Running {
@@ -21,7 +21,7 @@ impl Drop for Running {
     }
 }
 
-fn start(data_dir: &Path, database_url: Option<&str>) -> (Running, Vec<String>) {
+pub(crate) fn start(data_dir: &Path, database_url: Option<&str>) -> (Running, Vec<String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_licet"));
     command
         .args([
@@ -68,7 +68,7 @@ fn terminate(mut running: Running) -> i32 {
     running.child.wait().unwrap().code().expect("exit code")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
