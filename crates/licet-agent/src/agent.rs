@@ -1080,7 +1080,9 @@ impl Agent {
     /// Records today's camera-day for every registered camera (once per camera and UTC
     /// day, however often it is called).
     pub async fn record_camera_days(&self) -> Result<usize> {
-        let today = self.current().report.effective_now.date();
+        // The clock's day, not the snapshot's evaluation time: a snapshot is only
+        // re-evaluated at its next deadline, which may be days away.
+        let today = self.now().to_offset(time::UtcOffset::UTC).date();
         let days: Vec<(String, time::Date)> = self
             .inner
             .db

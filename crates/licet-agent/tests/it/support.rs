@@ -22,6 +22,8 @@ pub fn repo() -> PathBuf {
 pub struct TestServer {
     pub base: String,
     pub admin: Client,
+    /// The bootstrap admin token, on the first start of a data directory.
+    pub admin_token: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -61,10 +63,11 @@ impl TestServer {
         });
         let (base, token) = ready_rx.recv().unwrap();
         TestServer {
-            admin: match token {
-                Some(token) => Client::new(&base).with_token(&token),
+            admin: match &token {
+                Some(token) => Client::new(&base).with_token(token),
                 None => Client::new(&base),
             },
+            admin_token: token,
             base,
             stop: Some(stop_tx),
             thread: Some(thread),

@@ -3,8 +3,9 @@
 //! agent's own camera-days.
 
 use crate::support::{Device, LocalApi, START, offline_agent};
+use licet_client::Client;
 use licet_core::resolve::Subscription;
-use licet_host::clock::ManualClock;
+use licet_host::clock::{Clock as _, ManualClock};
 use std::sync::Arc;
 
 fn stored(device: &Device) -> Vec<(i64, String, i64)> {
@@ -267,7 +268,7 @@ async fn wait_until_uploaded(agent: &licet_agent::Agent) {
 fn server_total(server_db: &std::path::Path, meter: &str) -> i64 {
     let db = rusqlite::Connection::open(server_db).unwrap();
     db.query_row(
-        "SELECT coalesce(sum(quantity), 0) FROM usage_events WHERE meter = ?1 AND rejection IS NULL",
+        "SELECT coalesce(sum(quantity), 0) FROM usage_records WHERE meter = ?1 AND rejection IS NULL",
         [meter],
         |r| r.get(0),
     )
@@ -346,4 +347,132 @@ async fn recorded_usage_reaches_the_server_once_and_a_replayed_batch_changes_not
     assert_eq!(answer.acknowledged_through, 2501);
     assert_eq!(server_total(&server_db, "api_call"), 2500);
     api.stop().await;
+}
+
+/// A device offline for a week across the end of October: the vendor invoices October
+/// on 1 November with what it has; when the device is back, its backlog drains in
+/// sequence order, and the October usage it held is booked on November's invoice as
+/// late usage — not lost, and October's issued invoice does not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_week_offline_drains_in_order_and_late_usage_goes_on_the_next_invoice() {
+    use crate::support::{TestServer, wait_for_state};
+    use licet_agent::usage::UsageEvent;
+    let clock = Arc::new(ManualClock::new(
+        time::macros::datetime!(2026-10-28 09:00 UTC),
+    ));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let token = server.admin_token.clone().unwrap();
+    let subscription = server.subscription("brinkbyte-vision", "base", false).await;
+    let tenant = subscription.tenant_id.clone();
+    let device = Device::new("week-offline");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    agent
+        .activate(&subscription.license_key.clone().unwrap())
+        .await
+        .unwrap();
+    wait_for_state(&agent, licet_core::state::LicenseState::Active).await;
+    agent.register_camera("lobby", None).unwrap();
+    agent.register_camera("door", None).unwrap();
+    let calls = |n: usize, at: time::OffsetDateTime| -> Vec<UsageEvent> {
+        (0..n)
+            .map(|_| UsageEvent {
+                kind: "api_call".into(),
+                quantity: 10,
+                unit: None,
+                camera_id: None,
+                time: at,
+                attributes: None,
+            })
+            .collect()
+    };
+    // 28 October, online: 1000 events of 10 calls, two camera-days, uploaded.
+    agent.record_usage(calls(1000, clock.now())).await.unwrap();
+    agent.record_camera_days().await.unwrap();
+    while agent.upload_usage(1000).await.unwrap() > 0 {}
+    assert_eq!(agent.usage_backlog(), 0);
+
+    // The uplink goes: the device's server address stops answering. The vendor keeps
+    // its own access to the same database.
+    let port = server.port();
+    server.stop();
+    let mut vendor = Some(TestServer::start(
+        clock.clone(),
+        0,
+        server_dir.path().to_path_buf(),
+    ));
+    let admin = |server: &TestServer| Client::new(&server.base).with_token(&token);
+    let mut recorded = 1000 + 2;
+    for _day in 0..7 {
+        clock.advance(time::Duration::days(1));
+        if clock.now().month() == time::Month::November && clock.now().day() == 1 {
+            // The vendor invoices October with what reached it: 10,000 calls, 2 camera-days.
+            let issued = admin(vendor.as_ref().unwrap())
+                .issue_invoices(&tenant, "2026-10")
+                .await
+                .unwrap();
+            assert_eq!(issued.invoices[0].total, 6000 * 2 / 31);
+        }
+        agent.record_usage(calls(1000, clock.now())).await.unwrap();
+        agent.record_camera_days().await.unwrap();
+        recorded += 1000 + 2;
+        assert!(agent.upload_usage(1000).await.is_err(), "offline");
+    }
+    assert_eq!(agent.usage_backlog(), 7 * 1002);
+
+    // 4 November: the uplink is back; the backlog drains, oldest first.
+    vendor.take().unwrap().stop();
+    let server = TestServer::start(clock.clone(), port, server_dir.path().to_path_buf());
+    let mut batches = 0;
+    while agent.upload_usage(1000).await.unwrap() > 0 {
+        batches += 1;
+    }
+    assert_eq!(batches, 8, "7014 events in batches of 1000");
+    assert_eq!(agent.usage_backlog(), 0);
+    let db = rusqlite::Connection::open(server_dir.path().join("licet.db")).unwrap();
+    let arrival: Vec<i64> = db
+        .prepare("SELECT seq FROM usage_records ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(arrival.len(), recorded);
+    assert!(
+        arrival
+            .iter()
+            .enumerate()
+            .all(|(i, &seq)| seq == i as i64 + 1),
+        "stored in sequence order, none missing"
+    );
+
+    // October's invoice is as issued; November's books the late October usage:
+    // 29–31 October, 30,000 calls (below the 50,000 included) and 6 camera-days:
+    // base 6000 × 8 / 31 = 1548 in all, 1548 − 387 invoiced = 1161 late.
+    let admin = admin(&server);
+    let invoices = admin.invoices(&tenant).await.unwrap();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].total, 387);
+    let november = admin.invoice_preview(&tenant, "2026-11").await.unwrap();
+    let november = &november.invoices[0];
+    assert_eq!(november.late_usage.len(), 1, "{november:?}");
+    assert_eq!(november.late_usage[0].period, "2026-10");
+    let late = &november.late_usage[0].lines;
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(
+        (late[0].price_id.as_str(), late[0].quantity, late[0].amount),
+        ("base-camera", 6, 1161)
+    );
+    // November 1–4: 8 camera-days of 30 → 6000 × 8 / 30 = 1600; 40,000 calls, included.
+    let base = november
+        .lines
+        .iter()
+        .find(|l| l.price_id == "base-camera")
+        .unwrap();
+    assert_eq!((base.quantity, base.amount), (8, 1600));
+    assert_eq!(november.total, 1600 + 1161);
+    // Together, October is billed exactly as if nothing had been late.
+    assert_eq!(387 + 1161, 6000 * 8 / 31);
 }
