@@ -111,7 +111,8 @@ async fn run() {
                 .activate(&ActivationRequest {
                     license_key: subscription.license_key.clone().unwrap(),
                     fingerprint: format!("ingest-{n}"),
-                    device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=".into(),
+                    device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0="
+                        .into(),
                     name: format!("ingest {n}"),
                     hardware: None,
                 })
@@ -143,12 +144,10 @@ async fn run() {
         task.await.unwrap();
     }
     let licet = start.elapsed().as_secs_f64();
-    let counted: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM {schema}.usage_records"
-    ))
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let counted: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.usage_records"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(counted as u64, total);
 
     // Baseline: the same rows by COPY into a table of the same shape and indexes, one
@@ -220,7 +219,10 @@ async fn run() {
         "\n== usage ingestion on PostgreSQL ({DEVICES} devices at once, {BATCHES} batches of {BATCH} events each, {total} events) =="
     );
     println!("{:<44} {:>12}", "", "events/s");
-    println!("{:<44} {:>12.0}", "raw COPY of the same rows (baseline)", copy_rate);
+    println!(
+        "{:<44} {:>12.0}",
+        "raw COPY of the same rows (baseline)", copy_rate
+    );
     println!(
         "{:<44} {:>12.0}",
         "Licet POST /v1/devices/{id}/usage (gzip)", licet_rate

@@ -35,6 +35,47 @@ pub enum Command {
     /// Run the Licet agent on an edge device (local API on 127.0.0.1:8471 by default).
     #[command(after_help = AGENT_EXAMPLES)]
     Agent(AgentArgs),
+    /// Preview or issue a tenant's monthly invoices on a Licet server.
+    #[command(subcommand)]
+    Invoice(InvoiceCommand),
+}
+
+const INVOICE_EXAMPLES: &str = "Examples:
+  licet invoice preview --server http://127.0.0.1:8470 --token lct_admin_… --tenant ten_… --period 2026-11
+  LICET_SERVER=http://127.0.0.1:8470 LICET_TOKEN=lct_admin_… licet invoice issue --tenant ten_… --period 2026-10 --format json";
+
+#[derive(Debug, Subcommand)]
+pub enum InvoiceCommand {
+    /// Print a month's invoices as they would be issued now: each line with the
+    /// quantity that produced it, and late usage of earlier months.
+    #[command(after_help = INVOICE_EXAMPLES)]
+    Preview(InvoiceArgs),
+    /// Issue an ended month's invoices (admin token), and print them.
+    #[command(after_help = INVOICE_EXAMPLES)]
+    Issue(InvoiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InvoiceArgs {
+    /// The Licet server's URL.
+    #[arg(long, env = "LICET_SERVER", value_name = "URL")]
+    pub server: String,
+    /// An admin token, or the tenant's API key with `invoices:read` (preview only).
+    #[arg(
+        long,
+        env = "LICET_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// The tenant.
+    #[arg(long)]
+    pub tenant: String,
+    /// The month, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub period: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 const AGENT_EXAMPLES: &str = "Examples:

@@ -2,12 +2,15 @@
 
 mod agent;
 mod catalog;
+mod invoice;
 mod keys;
 mod license;
 mod plan;
 mod server;
 
-use crate::args::{CatalogCommand, Cli, Command, KeysCommand, LicenseCommand, SubscriptionArgs};
+use crate::args::{
+    CatalogCommand, Cli, Command, InvoiceCommand, KeysCommand, LicenseCommand, SubscriptionArgs,
+};
 use anyhow::{Context, Result, bail};
 use licet_core::catalog::Catalog;
 use licet_core::ids::{AddonId, ModuleId, PlanId};
@@ -47,6 +50,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan(args) => plan::run(&args),
         Command::Agent(args) => agent::run(&args),
+        Command::Invoice(InvoiceCommand::Preview(args)) => invoice::run(&args, false),
+        Command::Invoice(InvoiceCommand::Issue(args)) => invoice::run(&args, true),
     }
 }
 

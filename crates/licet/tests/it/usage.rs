@@ -256,3 +256,119 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
     drop(agent);
     drop(server);
 }
+
+/// `licet invoice preview` prints each line with the quantity that produced it.
+#[test]
+#[allow(clippy::disallowed_methods)] // The server runs on the real clock; so does the period.
+fn invoice_preview_prints_the_lines_with_their_quantities() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, lines) = start(&dir.path().join("server"), None);
+    let token = lines[1].clone();
+    let rt = runtime();
+    let admin = Client::new(&server.base).with_token(&token);
+    let tenant = rt.block_on(async {
+        let tenant = admin.create_tenant("Preview").await.unwrap();
+        admin
+            .create_subscription(
+                &tenant.id,
+                &SubscriptionCreate {
+                    product_id: "brinkbyte-vision".into(),
+                    plan: "base".into(),
+                    addons: vec![],
+                    trial: false,
+                    modules: None,
+                    term_days: None,
+                },
+            )
+            .await
+            .unwrap();
+        // 61,000 API calls this month, from the vendor's back-end.
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/v1/tenants/{}/usage/events",
+                server.base, tenant.id
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "application/cloudevents+json")
+            .body(
+                serde_json::json!({"specversion": "1.0", "id": "p-1", "source": "cli-test",
+                    "type": "api_call", "data": {"quantity": 61_000}})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        tenant
+    });
+    let now = time::OffsetDateTime::now_utc();
+    let period = format!("{:04}-{:02}", now.year(), u8::from(now.month()));
+    let preview = |format: &str| {
+        crate::licet([
+            "invoice",
+            "preview",
+            "--server",
+            &server.base,
+            "--token",
+            &token,
+            "--tenant",
+            &tenant.id,
+            "--period",
+            &period,
+            "--format",
+            format,
+        ])
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args([
+            "invoice",
+            "preview",
+            "--server",
+            &server.base,
+            "--tenant",
+            &tenant.id,
+            "--period",
+            &period,
+        ])
+        .env("LICET_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let text = crate::stdout(&out);
+    let overage = text
+        .lines()
+        .find(|l| l.contains("API calls beyond the monthly allowance"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        overage.contains("61000 used − 50000 included = 11000 over; 11 started blocks"),
+        "{overage}"
+    );
+    assert!(overage.split_whitespace().any(|w| w == "55"), "{overage}");
+    assert!(
+        text.contains("preview") && text.contains("USD minor units"),
+        "{text}"
+    );
+    let out = preview("json");
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&crate::stdout(&out)).unwrap();
+    assert_eq!(json["invoices"][0]["total"], 55);
+    // A month that is not a month is named as the problem.
+    let out = crate::licet([
+        "invoice",
+        "preview",
+        "--server",
+        &server.base,
+        "--token",
+        &token,
+        "--tenant",
+        &tenant.id,
+        "--period",
+        "2026-13",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        crate::stderr(&out).contains("YYYY-MM"),
+        "{}",
+        crate::stderr(&out)
+    );
+}
