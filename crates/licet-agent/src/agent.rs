@@ -964,10 +964,37 @@ impl Agent {
             )
             .await
             .map_err(|e| SyncError::Failed(format!("heartbeat failed: {e}")))?;
+        self.reconcile_quotas(&response.quotas).await?;
         let mut sync = lock(&self.inner.sync);
         sync.heartbeat_interval_seconds = Some(response.next_heartbeat_in_seconds);
         sync.last_heartbeat = Some(self.inner.clock.now());
         Ok(response.next_heartbeat_in_seconds)
+    }
+
+    /// Reconciles local quota counters with the server's count: the server counts every
+    /// device's uploaded usage; this device adds what it recorded and has not uploaded
+    /// yet. A counter only ever rises: what this device spent offline stays spent.
+    async fn reconcile_quotas(
+        &self,
+        quotas: &[licet_client::wire::QuotaUsage],
+    ) -> Result<(), SyncError> {
+        for quota in quotas {
+            let waiting = self
+                .inner
+                .usage
+                .waiting(&quota.meter, &quota.period)
+                .await
+                .map_err(|e| SyncError::Failed(e.to_string()))?;
+            self.inner
+                .db
+                .raise_quota_used(
+                    &quota.feature,
+                    &quota.period,
+                    quota.used.saturating_add(waiting),
+                )
+                .map_err(|e| SyncError::Failed(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// The limit feature that counts cameras (`unit = "cameras"`), if the product has one.

@@ -379,7 +379,18 @@ impl Db {
         Ok(answer)
     }
 
-    /// Sets a quota counter (tests and reconciliation with the server's count).
+    /// Raises a quota counter to at least `floor` (never lowers it): reconciliation
+    /// with the server's count.
+    pub fn raise_quota_used(&self, feature: &str, period: &str, floor: u64) -> Result<(), DbError> {
+        self.lock().execute(
+            "INSERT INTO quota_usage (feature, period, used) VALUES (?1, ?2, ?3)
+             ON CONFLICT (feature, period) DO UPDATE SET used = max(used, excluded.used)",
+            params![feature, period, i64::try_from(floor).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a quota counter (tests).
     pub fn set_quota_used(&self, feature: &str, period: &str, used: u64) -> Result<(), DbError> {
         self.lock().execute(
             "INSERT INTO quota_usage (feature, period, used) VALUES (?1, ?2, ?3)

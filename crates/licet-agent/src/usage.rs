@@ -82,6 +82,11 @@ enum Request {
         through: u64,
         reply: oneshot::Sender<Result<u64, RecordError>>,
     },
+    Waiting {
+        kind: String,
+        period: String,
+        reply: oneshot::Sender<Result<u64, RecordError>>,
+    },
 }
 
 /// The usage recorder. Cheap to clone.
@@ -188,6 +193,22 @@ impl Recorder {
             .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
     }
 
+    /// The units of `kind` waiting for upload whose time falls in `period` (a key such
+    /// as `2026-11` or `2026-11-23`, a prefix of the stored UTC time).
+    pub async fn waiting(&self, kind: &str, period: &str) -> Result<u64, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request::Waiting {
+                kind: kind.to_owned(),
+                period: period.to_owned(),
+                reply,
+            })
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
+    }
+
     /// Drops the events the server acknowledged (every sequence up to `through`);
     /// answers the backlog left.
     pub async fn prune(&self, through: u64) -> Result<u64, RecordError> {
@@ -266,6 +287,22 @@ fn write_loop(
                         read_pending(&conn, limit).map_err(|e| RecordError::Storage(e.to_string())),
                     );
                 }
+                Request::Waiting {
+                    kind,
+                    period,
+                    reply,
+                } => {
+                    let sum = conn
+                        .query_row(
+                            "SELECT coalesce(sum(quantity), 0) FROM usage_events
+                             WHERE kind = ?1 AND substr(occurred_at, 1, length(?2)) = ?2",
+                            params![kind, period],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .map(|n| u64::try_from(n).unwrap_or(0))
+                        .map_err(|e| RecordError::Storage(e.to_string()));
+                    let _ = reply.send(sum);
+                }
                 Request::Prune { through, reply } => {
                     let result = conn
                         .execute(
@@ -319,7 +356,7 @@ fn write_loop(
                         waiting += count;
                         answers.push(Ok(range));
                     }
-                    Request::Pending { .. } | Request::Prune { .. } => {}
+                    Request::Pending { .. } | Request::Prune { .. } | Request::Waiting { .. } => {}
                     Request::CameraDays { days, .. } => {
                         let mut new = 0;
                         for (camera, day) in days {
@@ -368,7 +405,9 @@ fn write_loop(
                         Request::CameraDays { reply, .. } => {
                             let _ = reply.send(Ok(day_answers.next().unwrap_or(0)));
                         }
-                        Request::Pending { .. } | Request::Prune { .. } => {}
+                        Request::Pending { .. }
+                        | Request::Prune { .. }
+                        | Request::Waiting { .. } => {}
                     }
                 }
             }
@@ -383,7 +422,9 @@ fn write_loop(
                         Request::CameraDays { reply, .. } => {
                             let _ = reply.send(Err(message));
                         }
-                        Request::Pending { .. } | Request::Prune { .. } => {}
+                        Request::Pending { .. }
+                        | Request::Prune { .. }
+                        | Request::Waiting { .. } => {}
                     }
                 }
             }

@@ -225,6 +225,23 @@ pub struct HeartbeatRequest {
 pub struct HeartbeatResponse {
     /// When to send the next heartbeat.
     pub next_heartbeat_in_seconds: u64,
+    /// The server's count of each quota this period (all devices and back-ends), so a
+    /// device that spent offline reconciles with what the others used.
+    #[serde(default)]
+    pub quotas: Vec<QuotaUsage>,
+}
+
+/// A quota's use this period by the server's count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QuotaUsage {
+    /// The quota feature.
+    pub feature: String,
+    /// The meter that consumes it.
+    pub meter: String,
+    /// The period's key (`2026-11`).
+    pub period: String,
+    /// Units used by the server's count.
+    pub used: u64,
 }
 
 /// `POST /v1/devices/{device_id}/usage` body: a batch from a device's usage outbox.

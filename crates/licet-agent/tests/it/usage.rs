@@ -476,3 +476,75 @@ async fn a_week_offline_drains_in_order_and_late_usage_goes_on_the_next_invoice(
     // Together, October is billed exactly as if nothing had been late.
     assert_eq!(387 + 1161, 6000 * 8 / 31);
 }
+
+/// A quota spent on the device and by the vendor's back-end: each heartbeat raises the
+/// device's counter to the server's count plus what the device has not uploaded yet,
+/// and uploading it later counts nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_use_is_reconciled_with_the_servers_count() {
+    use crate::support::{TestServer, wait_for_state};
+    use licet_agent::usage::UsageEvent;
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let token = server.admin_token.clone().unwrap();
+    let subscription = server.subscription("brinkbyte-vision", "base", false).await;
+    let device = Device::new("quota-box");
+    let agent = device.open(device.config(Some(&server.base)), clock.clone());
+    agent
+        .activate(&subscription.license_key.clone().unwrap())
+        .await
+        .unwrap();
+    wait_for_state(&agent, licet_core::state::LicenseState::Active).await;
+    let counter = |agent: &licet_agent::Agent| {
+        agent
+            .quota_usage()
+            .unwrap()
+            .into_iter()
+            .find(|(feature, period, _)| feature == "api_calls" && period == "2026-11")
+            .map_or(0, |(_, _, used)| used)
+    };
+
+    // The device spends 3,000 calls and records them; they are not uploaded yet.
+    let current = agent.current();
+    assert!(agent.use_quota(&current, "api_calls", 3_000).unwrap().allowed);
+    agent
+        .record_usage(vec![UsageEvent {
+            kind: "api_call".into(),
+            quantity: 3_000,
+            unit: None,
+            camera_id: None,
+            time: clock.now(),
+            attributes: None,
+        }])
+        .await
+        .unwrap();
+    // The vendor's cloud meters 40,000 calls for the same tenant.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/tenants/{}/usage/events",
+            server.base, subscription.tenant_id
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "application/cloudevents+json")
+        .body(
+            serde_json::json!({"specversion": "1.0", "id": "cloud-1", "source": "vendor-cloud",
+                "type": "api_call", "time": "2026-11-02T08:00:00Z", "data": {"quantity": 40_000}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    agent.heartbeat().await.unwrap();
+    assert_eq!(counter(&agent), 43_000, "40,000 by the server + 3,000 waiting here");
+    let current = agent.current();
+    let left = agent.use_quota(&current, "api_calls", 1).unwrap();
+    assert_eq!(left.remaining, licet_core::amount::Amount::Finite(6_999));
+
+    // Uploaded, the device's calls are in the server's count: nothing is counted twice.
+    while agent.upload_usage(1000).await.unwrap() > 0 {}
+    agent.heartbeat().await.unwrap();
+    assert_eq!(counter(&agent), 43_001);
+}

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use licet_client::wire::{
     ActivationRequest, ActivationResponse, CameraView, DeviceView, ErrorBody, HeartbeatRequest,
-    HeartbeatResponse, RefreshRequest, RefreshResponse,
+    HeartbeatResponse, QuotaUsage, RefreshRequest, RefreshResponse,
 };
 use licet_core::ids::{DeviceId, TenantId};
 use licet_core::license_key::LicenseKey;
@@ -288,8 +288,24 @@ pub async fn heartbeat(
         )
         .await?;
     bump(&state.metrics.heartbeats);
+    let subscription = state
+        .store
+        .get_subscription(Some(&device.tenant), &device.subscription)
+        .await?;
+    let catalog = state.catalog(&subscription.product).await?;
+    let quotas = super::usage::quota_status(&state, &catalog, &subscription, state.clock.now())
+        .await?
+        .into_iter()
+        .map(|q| QuotaUsage {
+            feature: q.feature,
+            meter: q.meter,
+            period: q.period,
+            used: q.used,
+        })
+        .collect();
     Ok(Json(HeartbeatResponse {
         next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
+        quotas,
     }))
 }
 
