@@ -507,7 +507,12 @@ async fn quota_use_is_reconciled_with_the_servers_count() {
 
     // The device spends 3,000 calls and records them; they are not uploaded yet.
     let current = agent.current();
-    assert!(agent.use_quota(&current, "api_calls", 3_000).unwrap().allowed);
+    assert!(
+        agent
+            .use_quota(&current, "api_calls", 3_000)
+            .unwrap()
+            .allowed
+    );
     agent
         .record_usage(vec![UsageEvent {
             kind: "api_call".into(),
@@ -538,7 +543,11 @@ async fn quota_use_is_reconciled_with_the_servers_count() {
     assert_eq!(response.status().as_u16(), 200);
 
     agent.heartbeat().await.unwrap();
-    assert_eq!(counter(&agent), 43_000, "40,000 by the server + 3,000 waiting here");
+    assert_eq!(
+        counter(&agent),
+        43_000,
+        "40,000 by the server + 3,000 waiting here"
+    );
     let current = agent.current();
     let left = agent.use_quota(&current, "api_calls", 1).unwrap();
     assert_eq!(left.remaining, licet_core::amount::Amount::Finite(6_999));

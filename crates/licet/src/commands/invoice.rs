@@ -44,7 +44,7 @@ fn lines_text(out: &mut String, lines: &[InvoiceLineView]) {
     for line in lines {
         let _ = writeln!(
             out,
-            "  {:<34} {:>9} {:<12} {:>10}   {}",
+            "  {:<50} {:>9} {:<12} {:>10}   {}",
             line.description, line.quantity, line.unit, line.amount, line.detail
         );
     }
@@ -73,7 +73,7 @@ fn text(invoices: &TenantInvoices) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:<34} {:>9} {:<12} {:>10}   how",
+            "  {:<50} {:>9} {:<12} {:>10}   how",
             "line", "quantity", "unit", "amount"
         );
         lines_text(&mut out, &invoice.lines);
@@ -81,7 +81,7 @@ fn text(invoices: &TenantInvoices) -> String {
             let _ = writeln!(out, "  late usage for {}:", late.period);
             lines_text(&mut out, &late.lines);
         }
-        let _ = writeln!(out, "  {:<34} {:>33}", "total", invoice.total);
+        let _ = writeln!(out, "  {:<50} {:>33}", "total", invoice.total);
     }
     out
 }
