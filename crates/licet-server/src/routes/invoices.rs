@@ -2,13 +2,13 @@
 //! were issued now), issuing an ended month, and the issued ones. The rating is the
 //! core's; `crate::invoicing` gathers its inputs.
 
-use super::{Body, Id};
+use super::{Body, Id, Params};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::invoicing::{self, bounds, parse_period};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use licet_client::wire::{ErrorBody, InvoiceIssue, InvoiceView, TenantInvoices};
 use licet_core::ids::TenantId;
 use licet_core::rating::BillingMonth;
@@ -91,7 +91,7 @@ pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
     Id(tenant_id): Id<String>,
-    Query(query): Query<PeriodQuery>,
+    Params(query): Params<PeriodQuery>,
 ) -> Result<Json<TenantInvoices>, ApiError> {
     let tenant = TenantId::new(&tenant_id);
     caller.require_tenant(&tenant, "invoices:read")?;

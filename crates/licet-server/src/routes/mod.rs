@@ -23,6 +23,11 @@ pub struct Body<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Id<T>(pub T);
 
+/// Query parameters whose rejection answers in the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Params<T>(pub T);
+
 /// Formats a time for the wire.
 pub fn time_text(at: time::OffsetDateTime) -> String {
     licet_core::time_text(at)

@@ -3,7 +3,7 @@
 //! acknowledged like any other, so the device drops it instead of resending it forever;
 //! totals leave it out.
 
-use super::{Body, Id};
+use super::{Body, Id, Params};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metering::Billing;
@@ -11,7 +11,7 @@ use crate::metering::{self, Incoming, Measured};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use licet_client::wire::{
     CloudEventsResult, EventRejection, QuotaStatus, QuotaStatusList, UsageBucketView,
@@ -226,7 +226,8 @@ fn cloud_event(
 /// reported by index and the rest are stored.
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/usage/events", tag = "usage",
     params(("tenant_id" = String, Path)),
-    request_body(content = Vec<UsageCloudEvent>, content_type = "application/cloudevents-batch+json"),
+    request_body(content = Vec<serde_json::Value>, content_type = "application/cloudevents-batch+json",
+        description = "CloudEvents 1.0 in structured mode, each a `UsageCloudEvent`; an event that is not one is refused alone, in the answer"),
     responses((status = 200, body = CloudEventsResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody)),
@@ -341,7 +342,7 @@ pub async fn series(
     State(state): State<AppState>,
     caller: Caller,
     Id(tenant_id): Id<String>,
-    Query(filter): Query<UsageFilter>,
+    Params(filter): Params<UsageFilter>,
 ) -> Result<Json<UsageSeries>, ApiError> {
     let tenant = TenantId::new(&tenant_id);
     caller.require_tenant(&tenant, "usage:read")?;
