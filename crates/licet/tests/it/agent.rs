@@ -3,9 +3,8 @@
 //! plan, a refused forgery, and the agent process serving checks until SIGTERM.
 
 use crate::{catalog, code, licet, path, stderr, stdout};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// An agent configuration in `dir` with its own machine identity.
 fn agent_config(dir: &Path) -> std::path::PathBuf {
@@ -165,29 +164,9 @@ fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
     );
 
     // 4. The agent process answers checks and stops cleanly on SIGTERM.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_licet"))
-        .args([
-            "agent",
-            "--config",
-            path(&config),
-            "--pubkey",
-            path(&pubkey),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .strip_prefix("licet agent listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let mut agent =
+        crate::usage::start_agent(&["--config", path(&config), "--pubkey", path(&pubkey)]);
+    let base = agent.base.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -204,7 +183,7 @@ fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
             .unwrap()
     });
     assert_eq!(answer["allowed"], true, "{answer}");
-    let pid = child.id().to_string();
+    let pid = agent.child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -212,7 +191,7 @@ fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
             .unwrap()
             .success()
     );
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(agent.child.wait().unwrap().code(), Some(0));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use crate::path;
 use crate::server::{Running, runtime, start};
 use licet_client::Client;
-use licet_client::wire::{SubscriptionCreate, UsageUpload, UsageUploadEvent};
+use licet_client::wire::{SubscriptionCreate, SubscriptionView, UsageUpload, UsageUploadEvent};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,9 +17,11 @@ const BURST: u64 = 100_000;
 const PER_REQUEST: u64 = 100;
 const CALLERS: u64 = 16;
 
-fn start_agent(config: &Path) -> Running {
+/// Starts `licet agent` with `args` and waits for the address it listens on.
+pub(crate) fn start_agent(args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_licet"))
-        .args(["agent", "--config", path(config)])
+        .arg("agent")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -36,6 +38,24 @@ fn start_agent(config: &Path) -> Running {
         .unwrap()
         .to_owned();
     Running { child, base }
+}
+
+/// A BrinkByte Vision base subscription for the tenant.
+async fn brinkbyte_base(admin: &Client, tenant: &str) -> SubscriptionView {
+    admin
+        .create_subscription(
+            tenant,
+            &SubscriptionCreate {
+                product_id: "brinkbyte-vision".into(),
+                plan: "base".into(),
+                addons: vec![],
+                trial: false,
+                modules: None,
+                term_days: None,
+            },
+        )
+        .await
+        .unwrap()
 }
 
 /// Polls the agent's status (real time, bounded) until `done` says so.
@@ -84,20 +104,7 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
     let admin = Client::new(&server.base).with_token(&token);
     let (tenant, subscription) = rt.block_on(async {
         let tenant = admin.create_tenant("Burst").await.unwrap();
-        let subscription = admin
-            .create_subscription(
-                &tenant.id,
-                &SubscriptionCreate {
-                    product_id: "brinkbyte-vision".into(),
-                    plan: "base".into(),
-                    addons: vec![],
-                    trial: false,
-                    modules: None,
-                    term_days: None,
-                },
-            )
-            .await
-            .unwrap();
+        let subscription = brinkbyte_base(&admin, &tenant.id).await;
         (tenant, subscription)
     });
 
@@ -115,7 +122,7 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
         ),
     )
     .unwrap();
-    let mut agent = start_agent(&config);
+    let mut agent = start_agent(&["--config", path(&config)]);
     rt.block_on(wait_for(&agent.base, "activation", |s| {
         s["state"] == "active"
     }));
@@ -184,7 +191,7 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
     );
 
     // Restarted, the agent uploads its whole outbox.
-    let agent = start_agent(&config);
+    let agent = start_agent(&["--config", path(&config)]);
     rt.block_on(wait_for(&agent.base, "upload", |s| s["usage_backlog"] == 0));
     let server_db = server_data.join("licet.db");
     let rows = stored(&server_db);
@@ -268,20 +275,7 @@ fn invoice_preview_prints_the_lines_with_their_quantities() {
     let admin = Client::new(&server.base).with_token(&token);
     let tenant = rt.block_on(async {
         let tenant = admin.create_tenant("Preview").await.unwrap();
-        admin
-            .create_subscription(
-                &tenant.id,
-                &SubscriptionCreate {
-                    product_id: "brinkbyte-vision".into(),
-                    plan: "base".into(),
-                    addons: vec![],
-                    trial: false,
-                    modules: None,
-                    term_days: None,
-                },
-            )
-            .await
-            .unwrap();
+        brinkbyte_base(&admin, &tenant.id).await;
         // 61,000 API calls this month, from the vendor's back-end.
         let response = reqwest::Client::new()
             .post(format!(
