@@ -5,7 +5,7 @@ use crate::support::example;
 use licet_core::amount::Amount;
 use licet_core::ids::{AddonId, MeterId};
 use licet_core::rating::{
-    BillingMonth, MeterUsage, RatingInput, camera_charge, overage_charge, rate,
+    BillingMonth, MeterUsage, RatingInput, camera_charge, late_adjustment, rate,
 };
 use licet_core::resolve::{AddonGrant, Subscription};
 use proptest::prelude::*;
@@ -248,19 +248,44 @@ proptest! {
         prop_assert!(naive <= before + after);
     }
 
-    /// The same law for usage overage, with usage arriving in two batches.
+    /// Late usage: a month invoiced with part of its usage, then the rest arriving
+    /// later and booked as the difference it makes, bills exactly what the month with
+    /// all its usage bills, line by line never negative.
     #[test]
-    fn splitting_usage_never_changes_the_overage_total(
-        first in 0u64..200_000,
-        second in 0u64..200_000,
-        allowance in 0u64..100_000,
-        per in 1u64..5_000,
+    fn invoiced_plus_late_usage_is_the_whole_month(
+        on_time in proptest::collection::vec(0u32..6, 30),
+        late in proptest::collection::vec(0u32..3, 30),
+        calls in 0u64..120_000,
+        late_calls in 0u64..60_000,
+        covered in 1u64..4,
     ) {
-        let allowance = Amount::Finite(allowance);
-        let before = overage_charge(5, first, allowance, per).unwrap();
-        let whole = overage_charge(5, first + second, allowance, per).unwrap();
-        prop_assert!(whole >= before, "more usage never costs less");
-        prop_assert_eq!(before + (whole - before), whole);
+        let catalog = example("brinkbyte-vision");
+        let subscription = Subscription {
+            addons: vec![AddonGrant { id: AddonId::new("advanced_analytics"), quantity: covered }],
+            ..Subscription::plan("base")
+        };
+        let invoice = |counts: &[u32], calls: u64| {
+            let usage = BTreeMap::from([(MeterId::new("api_call"), MeterUsage { quantity: calls, pass_through_minor: 0 })]);
+            rate(&RatingInput {
+                catalog: &catalog,
+                subscription: &subscription,
+                month: november(),
+                subscribed_on: date!(2026 - 01 - 01),
+                cameras_per_day: counts,
+                devices: 1,
+                seats: 0,
+                usage: &usage,
+            })
+            .unwrap()
+        };
+        let all: Vec<u32> = on_time.iter().zip(&late).map(|(a, b)| a + b).collect();
+        let issued = invoice(&on_time, calls);
+        let whole = invoice(&all, calls + late_calls);
+        let adjustment = late_adjustment(&issued, &whole);
+        prop_assert!(adjustment.iter().all(|l| l.amount >= 0), "{:?}", adjustment);
+        prop_assert_eq!(issued.total + adjustment.iter().map(|l| l.amount).sum::<i64>(), whole.total);
+        // Replayed usage is not usage: rating the same quantities again changes nothing.
+        prop_assert!(late_adjustment(&whole, &invoice(&all, calls + late_calls)).is_empty());
     }
 
     /// Days can be listed in any order: the invoice depends on the counts, not on which

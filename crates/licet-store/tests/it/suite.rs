@@ -7,9 +7,9 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-const NOW: OffsetDateTime = datetime!(2026-11-01 12:00 UTC);
+pub(crate) const NOW: OffsetDateTime = datetime!(2026-11-01 12:00 UTC);
 
-async fn tenant(store: &dyn Store, id: &str) -> TenantId {
+pub(crate) async fn tenant(store: &dyn Store, id: &str) -> TenantId {
     let tenant = Tenant {
         id: TenantId::new(id),
         name: format!("Tenant {id}"),
@@ -19,7 +19,7 @@ async fn tenant(store: &dyn Store, id: &str) -> TenantId {
     tenant.id
 }
 
-fn subscription(tenant: &TenantId, id: &str) -> Subscription {
+pub(crate) fn subscription(tenant: &TenantId, id: &str) -> Subscription {
     Subscription {
         id: SubscriptionId(id.to_owned()),
         tenant: tenant.clone(),
@@ -51,7 +51,7 @@ fn credential(id: &str, kind: CredentialKind, tenant: Option<&TenantId>) -> Cred
     }
 }
 
-fn new_device(tenant: &TenantId, sub: &str, id: &str, fingerprint: &str) -> NewDevice {
+pub(crate) fn new_device(tenant: &TenantId, sub: &str, id: &str, fingerprint: &str) -> NewDevice {
     NewDevice {
         id: DeviceId::new(id),
         tenant: tenant.clone(),
@@ -548,7 +548,12 @@ pub async fn device_usage_is_stored_once_and_acknowledged_contiguously(store: Ar
     ));
 }
 
-fn device_event(sequence: u64, meter: &str, quantity: u64, at: OffsetDateTime) -> DeviceUsageEvent {
+pub(crate) fn device_event(
+    sequence: u64,
+    meter: &str,
+    quantity: u64,
+    at: OffsetDateTime,
+) -> DeviceUsageEvent {
     DeviceUsageEvent {
         sequence,
         meter: meter.into(),
