@@ -2,7 +2,6 @@
 //! comments, and the laws that make invoices stable (splitting a month, replaying).
 
 use crate::support::example;
-use licet_core::amount::Amount;
 use licet_core::ids::{AddonId, MeterId};
 use licet_core::rating::{
     BillingMonth, MeterUsage, RatingInput, camera_charge, late_adjustment, rate,
