@@ -137,8 +137,34 @@ pub async fn issue(
             ),
         });
     }
+    let subscriptions = billed(&state, &tenant, month).await?;
+    // Months are issued in order: a skipped month would never bill its plan price.
+    for subscription in &subscriptions {
+        let issued: Vec<String> = state
+            .store
+            .list_invoices(&subscription.id)
+            .await?
+            .into_iter()
+            .map(|i| i.period)
+            .collect();
+        let mut earlier = BillingMonth::containing(subscription.created_at);
+        while earlier < month {
+            if !issued.contains(&earlier.to_string())
+                && issued.iter().all(|p| *p < earlier.to_string())
+            {
+                return Err(ApiError::Conflict {
+                    code: "invoice_gap",
+                    message: format!(
+                        "{earlier} is not issued yet for subscription {}; issue the months in order, {earlier} first",
+                        subscription.id
+                    ),
+                });
+            }
+            earlier = earlier.next();
+        }
+    }
     let mut invoices = Vec::new();
-    for subscription in billed(&state, &tenant, month).await? {
+    for subscription in subscriptions {
         match state
             .store
             .issue_invoice(&subscription.id, &month.to_string(), end, now)

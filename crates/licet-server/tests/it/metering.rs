@@ -461,6 +461,14 @@ async fn invoices_are_issued_once_and_late_usage_lands_on_the_next(
         "{early}"
     );
 
+    // Months are issued in order: November cannot go before October.
+    clock.set(datetime!(2026-12-01 00:05 UTC));
+    let gap = server
+        .admin
+        .issue_invoices(&tenant.id, "2026-11")
+        .await
+        .unwrap_err();
+    assert!(gap.to_string().contains("2026-10 first"), "{gap}");
     clock.set(datetime!(2026-11-01 00:05 UTC));
     let issued = server
         .admin
