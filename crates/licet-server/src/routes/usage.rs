@@ -22,12 +22,12 @@ use licet_client::wire::{
 };
 use licet_core::amount::Amount;
 use licet_core::catalog::Catalog;
-use licet_core::catalog::Overage;
+use licet_core::catalog::{Overage, Period};
 use licet_core::entitlements::Grant;
 use licet_core::ids::DeviceId;
 use licet_core::ids::TenantId;
 use licet_store::DeviceUsageEvent;
-use licet_store::{Booking, ExternalUsageEvent, UsageQuery, Window};
+use licet_store::{Booking, ExternalUsageEvent, RatingQuantities, UsageQuery, Window};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -453,6 +453,7 @@ pub async fn quota_status(
     let resolution = catalog
         .resolve(&crate::issuance::bought(subscription))
         .map_err(ApiError::internal)?;
+    let mut counted: Vec<(Period, RatingQuantities)> = Vec::new();
     let mut out = Vec::new();
     for (meter, spec) in &catalog.spec().meters {
         let Some(feature) = &spec.quota else { continue };
@@ -468,10 +469,20 @@ pub async fn quota_status(
         let Some((start, end)) = period.bounds(now) else {
             continue;
         };
-        let used = state
-            .store
-            .rating_quantities(&subscription.id, start, end, &Booking::Any)
-            .await?
+        // One query per period, not per quota: a catalog's quotas mostly share the month,
+        // and heartbeats ask this of every device.
+        let sums = match counted.iter().find(|(counted, _)| counted == period) {
+            Some((_, sums)) => sums,
+            None => {
+                let sums = state
+                    .store
+                    .rating_quantities(&subscription.id, start, end, &Booking::Any)
+                    .await?;
+                counted.push((*period, sums));
+                &counted[counted.len() - 1].1
+            }
+        };
+        let used = sums
             .meters
             .get(meter.as_str())
             .map_or(0, |&(quantity, _)| quantity);
