@@ -71,14 +71,20 @@ impl Current {
 struct StoredVerdict {
     verdict: Verdict,
     reason: String,
+    /// The device's license sequence the verdict named: only a newer license lifts it.
+    #[serde(default)]
+    sequence: u64,
 }
 
 /// Mutable inputs of the state machine, mirrored in the database.
 struct Persisted {
     license: Option<VerifiedLicense>,
     keyring: Keyring,
-    /// Keys trusted at first activation (pinned in the database).
+    /// Keys trusted at first activation (pinned in the database); only with
+    /// `dev_trust_on_first_use`.
     learned_keys: Vec<String>,
+    /// Trust on first use is on: said on the status page.
+    trust_on_first_use: bool,
     device_id: Option<DeviceId>,
     device_token: Option<SecretString>,
     last_refresh: Option<OffsetDateTime>,
@@ -266,18 +272,40 @@ impl Agent {
             .context("cannot build the HTTP client")?;
 
         let mut keyring = Keyring::new();
+        for text in &config.trusted_roots {
+            let key = parse_public_key(text).map_err(|e| {
+                anyhow::anyhow!("trusted_roots: {text:?} is not a public key: {e}")
+            })?;
+            keyring.add_root(key);
+        }
         for text in &config.trusted_keys {
             let key = parse_public_key(text)
                 .map_err(|e| anyhow::anyhow!("trusted_keys: {text:?} is not a public key: {e}"))?;
             keyring.add(key);
         }
+        if let Some(lists) = db.meta("revocations")? {
+            if let Err(error) = keyring.accept_revocations(&lists) {
+                tracing::error!("ignored the stored revocation lists: {error}");
+            }
+        }
+        // Keys learned from a server count only while trust on first use is configured:
+        // turning it off takes them away at the next start.
+        let trust_on_first_use = config.dev_trust_on_first_use
+            && config.trusted_roots.is_empty()
+            && config.trusted_keys.is_empty();
         let learned_keys: Vec<String> = db
             .meta("learned_keys")?
             .map(|v| v.lines().map(str::to_owned).collect())
             .unwrap_or_default();
-        for text in &learned_keys {
-            if let Ok(key) = parse_public_key(text) {
-                keyring.add(key);
+        if trust_on_first_use {
+            tracing::warn!(
+                "DEVELOPMENT MODE: dev_trust_on_first_use trusts the signing keys of the first server this agent reaches; \
+                 anyone who can point this device at a server of their own can license it. Provision trusted_roots instead"
+            );
+            for text in &learned_keys {
+                if let Ok(key) = parse_public_key(text) {
+                    keyring.add(key);
+                }
             }
         }
         let verdict = match db.meta("verdict")? {
@@ -292,6 +320,7 @@ impl Agent {
             license: None,
             keyring,
             learned_keys,
+            trust_on_first_use,
             device_id: db.meta("device_id")?.map(DeviceId::new),
             device_token: db.meta("device_token")?.map(SecretString::from),
             last_refresh: db.meta_time("last_refresh")?,
@@ -575,11 +604,11 @@ impl Agent {
         }
     }
 
-    /// Trusts the server's published keys, unless keys were configured (then those are
-    /// the only ones trusted). Used at first activation and when a license names a key
-    /// this agent has not seen (a rotation).
+    /// DEVELOPMENT ONLY (`dev_trust_on_first_use` with no root or key configured): trusts
+    /// the server's published keys. Otherwise does nothing: trust comes from the roots
+    /// the device was provisioned with, never from the network.
     async fn learn_keys(&self, client: &Client) -> Result<bool, ActivationError> {
-        if !self.inner.config.trusted_keys.is_empty() {
+        if !lock(&self.inner.persisted).trust_on_first_use {
             return Ok(false);
         }
         let keys = client
@@ -616,7 +645,7 @@ impl Agent {
                 "no server is configured: set --server, or activate air-gapped with `licet agent activation-request`".into(),
             )
         })?;
-        if lock(&self.inner.persisted).keyring.keys().next().is_none() {
+        if lock(&self.inner.persisted).keyring.is_empty() {
             self.learn_keys(&client).await?;
         }
         let request = self.activation_request();
@@ -658,8 +687,43 @@ impl Agent {
     }
 
     fn verify(&self, armored: &str, new_device: bool) -> Result<VerifiedLicense, LicenseError> {
+        self.absorb_revocations(armored);
         let p = lock(&self.inner.persisted);
         license::verify(&p.keyring, armored, &self.expectations(&p, new_device))
+    }
+
+    /// Takes a newer root-signed revocation list carried by a license or verdict. If it
+    /// revokes the key that signed the license in use, that license is dropped: what a
+    /// compromised key signed is worth nothing.
+    fn absorb_revocations(&self, text: &str) {
+        let mut p = lock(&self.inner.persisted);
+        match p.keyring.accept_revocations(text) {
+            Ok(taken) if taken.is_empty() => return,
+            Ok(taken) => tracing::info!(serials = ?taken, "took a newer revocation list from the vendor's root"),
+            Err(error) => {
+                tracing::warn!("ignored a revocation list: {error}");
+                return;
+            }
+        }
+        let lists: Vec<&str> = p.keyring.revocation_lists().collect();
+        let lists = lists.join("");
+        if let Err(error) = self.inner.db.set_meta(&[("revocations", Some(&lists))]) {
+            tracing::error!("cannot store the revocation lists: {error}");
+        }
+        let revoked = p
+            .license
+            .as_ref()
+            .is_some_and(|l| p.keyring.is_revoked(l.key_id()));
+        if revoked {
+            let message = "the license in use was signed by a key the vendor's root revoked; the device runs unlicensed until a license from a valid key arrives".to_owned();
+            tracing::error!("{message}");
+            p.license = None;
+            p.rejection = Some(message);
+            drop(p);
+            if let Err(error) = self.rebuild(true) {
+                tracing::error!("cannot re-evaluate the license state: {error:#}");
+            }
+        }
     }
 
     /// Stores a verified license as the current one. `refreshed`: the server just
@@ -696,9 +760,19 @@ impl Agent {
             if let Some((_, token)) = credentials {
                 meta.push(("device_token", Some(token)));
             }
-            // Either way a new license replaces any verdict; an imported one starts its
-            // lease from its own issue time, so no refresh time carries over.
-            meta.push(("verdict", None));
+            // A verdict is lifted only by a license newer than the one it named: a
+            // license the device already held (re-imported, or replayed) never undoes a
+            // suspension. An imported license starts its lease from its own issue time,
+            // so no refresh time carries over.
+            let lifts = p.verdict.as_ref().is_none_or(|v| sequence > v.sequence);
+            if lifts {
+                meta.push(("verdict", None));
+            } else {
+                tracing::warn!(
+                    sequence,
+                    "the license is not newer than the server's verdict; the verdict stays"
+                );
+            }
             if refreshed {
                 meta.push(("last_refresh", Some(&now_text)));
                 meta.push(("high_water", mark_text.as_deref()));
@@ -713,7 +787,9 @@ impl Agent {
                 p.device_token = Some(SecretString::from(token.to_owned()));
             }
             p.max_sequence = max_sequence;
-            p.verdict = None;
+            if lifts {
+                p.verdict = None;
+            }
             p.last_refresh = refreshed.then_some(now);
             if refreshed {
                 p.high_water = corrected_mark;
@@ -876,13 +952,15 @@ impl Agent {
             }
             Err(ClientError::Api { status, body }) => match &body.verdict {
                 Some(text) => {
+                    self.absorb_revocations(text);
                     let opened = {
                         let p = lock(&self.inner.persisted);
-                        open_verdict(&p.keyring, text, &device_id, Some(&nonce))
+                        let at = self.expectations(&p, false).now.unwrap_or(now);
+                        open_verdict(&p.keyring, text, &device_id, Some(&nonce), at)
                     };
                     match opened {
                         Ok((_, verdict)) => {
-                            self.apply_verdict(verdict.verdict, &verdict.reason)
+                            self.apply_verdict(verdict.verdict, &verdict.reason, verdict.sequence)
                                 .map_err(|e| SyncError::Failed(format!("{e:#}")))?;
                             Err(SyncError::Refused(verdict.reason))
                         }
@@ -927,10 +1005,11 @@ impl Agent {
         outcome
     }
 
-    fn apply_verdict(&self, verdict: Verdict, reason: &str) -> Result<()> {
+    fn apply_verdict(&self, verdict: Verdict, reason: &str, sequence: u64) -> Result<()> {
         let stored = StoredVerdict {
             verdict,
             reason: reason.to_owned(),
+            sequence,
         };
         let text = serde_json::to_string(&stored)?;
         self.inner.db.set_meta(&[("verdict", Some(&text))])?;
@@ -1215,6 +1294,7 @@ impl Agent {
             p.verdict = verdict.map(|verdict| StoredVerdict {
                 verdict,
                 reason: "set by the operator".into(),
+                sequence: p.max_sequence,
             });
             p.high_water = high_water;
             p.written_high_water = None;
@@ -1274,18 +1354,13 @@ fn detail(p: &Persisted, report: &StateReport, sync: &SyncStatus) -> String {
             "; the device clock is {behind} s behind the latest time this device has seen, so deadlines are measured from that time"
         ));
     }
+    if p.trust_on_first_use {
+        text.push_str("; WARNING: development mode (dev_trust_on_first_use): this device trusts whatever server it first reached, so anyone who can redirect it can license it");
+    }
     text
 }
 
 fn create_private_dir(path: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(path)
-        .with_context(|| format!("cannot create the data directory {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).with_context(
-            || format!("cannot make the data directory {} private", path.display()),
-        )?;
-    }
-    Ok(())
+    licet_host::files::create_private_dir(path)
+        .with_context(|| format!("cannot create the private data directory {}", path.display()))
 }

@@ -410,11 +410,22 @@ pub async fn activation_request(
     Json(s.agent.activation_request())
 }
 
-/// `POST /v1/license`: import an armored license (the body, as text).
+/// `POST /v1/license`: import an armored license (the body, as text). Only with the
+/// local API token (the token middleware checks it): any local process can reach the
+/// loopback API, and an import is the one call that replaces what the device holds.
 pub async fn import_license(
     State(s): State<ApiState>,
     body: String,
 ) -> Result<Json<StatusView>, ApiError> {
+    if s.agent.config().api_token.is_none() {
+        tracing::warn!("refused a license import over the local API: no api_token is configured");
+        return Err(ApiError::TokenRequired(
+            "importing a license over the local API needs the local API token: set api_token \
+             (LICET_AGENT_API_TOKEN) and send Authorization: Bearer <api_token>, or run \
+             `licet agent import-license FILE` with access to the agent's data directory"
+                .into(),
+        ));
+    }
     if !body.contains("-----BEGIN LICET LICENSE-----") {
         return Err(ApiError::InvalidRequest(
             "the body must be an armored license (-----BEGIN LICET LICENSE----- …)".into(),

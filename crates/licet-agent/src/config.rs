@@ -28,9 +28,19 @@ pub struct AgentConfig {
     /// A bearer token every local API call must carry (required when `listen` is not a
     /// loopback address).
     pub api_token: Option<SecretString>,
-    /// Trusted server signing keys (`ed25519:<base64>`). Empty: the keys the server
-    /// publishes are trusted at the first online activation and pinned from then on.
+    /// The vendor's root public keys (`ed25519:<base64>`, the `root.pub` that
+    /// `licet keys new-root` wrote). A license or verdict is accepted only when signed by
+    /// a key one of these roots certified. This is the device's trust: never learned
+    /// from the network.
+    pub trusted_roots: Vec<String>,
+    /// Signing keys trusted directly, without a certificate (an explicit operator choice
+    /// for offline tools and fixed installations; rotation then needs a change here).
     pub trusted_keys: Vec<String>,
+    /// DEVELOPMENT ONLY: with no root or key configured, trust whatever signing keys the
+    /// server publishes at first activation (and pin them). Anyone who can point the
+    /// device at a server of their own can then license it; the agent warns at every
+    /// start and on its status page.
+    pub dev_trust_on_first_use: bool,
     /// The device's memory in MiB, for the module plan's budget.
     pub device_ram_mb: Option<u64>,
     /// Configuration keys set on this device (e.g. `smtp.host`), for modules that need them.
@@ -61,7 +71,9 @@ impl Default for AgentConfig {
             socket: None,
             listen_tcp: true,
             api_token: None,
+            trusted_roots: Vec::new(),
             trusted_keys: Vec::new(),
+            dev_trust_on_first_use: false,
             device_ram_mb: None,
             config_keys: Vec::new(),
             on_plan_change: None,
@@ -85,7 +97,9 @@ pub struct Redacted<'a> {
     listen_tcp: bool,
     socket: Option<&'a std::path::Path>,
     api_token: &'static str,
+    trusted_roots: &'a [String],
     trusted_keys: &'a [String],
+    dev_trust_on_first_use: bool,
     device_ram_mb: Option<u64>,
     config_keys: &'a [String],
     on_plan_change: Option<&'a str>,
@@ -114,7 +128,9 @@ impl AgentConfig {
             listen_tcp: self.listen_tcp,
             socket: self.socket.as_deref(),
             api_token: set(&self.api_token),
+            trusted_roots: &self.trusted_roots,
             trusted_keys: &self.trusted_keys,
+            dev_trust_on_first_use: self.dev_trust_on_first_use,
             device_ram_mb: self.device_ram_mb,
             config_keys: &self.config_keys,
             on_plan_change: self.on_plan_change.as_deref(),
@@ -132,6 +148,17 @@ impl AgentConfig {
                 "listen = {} is reachable from other hosts, so the local API needs a token: set api_token (or LICET_AGENT_API_TOKEN), or listen on 127.0.0.1",
                 self.listen
             ));
+        }
+        if self.trusted_roots.is_empty()
+            && self.trusted_keys.is_empty()
+            && !self.dev_trust_on_first_use
+        {
+            return Err(
+                "no trust anchor: set trusted_roots to the vendor's root public key (the root.pub of `licet keys new-root`; \
+                 a development server writes licet-data/root.pub), e.g. --trusted-root root.pub or LICET_AGENT_TRUSTED_ROOT. \
+                 For development only, dev_trust_on_first_use = true trusts whatever server the agent first reaches"
+                    .into(),
+            );
         }
         if !self.listen_tcp && self.socket.is_none() {
             return Err(

@@ -14,6 +14,8 @@ pub enum ApiError {
     InvalidRequest(String),
     /// No or wrong local API token.
     Unauthorized,
+    /// Needs the local API token, and none is configured.
+    TokenRequired(String),
     /// No such camera (or other object).
     NotFound(String),
     /// The camera limit is reached.
@@ -48,6 +50,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TokenRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::CameraLimitReached(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -64,6 +67,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request".into(),
             ApiError::Unauthorized => "unauthorized".into(),
+            ApiError::TokenRequired(_) => "local_api_token_required".into(),
             ApiError::NotFound(_) => "not_found".into(),
             ApiError::CameraLimitReached(_) => "camera_limit_reached".into(),
             ApiError::Conflict { code, .. } => (*code).into(),
@@ -116,6 +120,7 @@ impl IntoResponse for ApiError {
                 "missing or wrong local API token: send Authorization: Bearer <api_token>".into()
             }
             ApiError::InvalidRequest(m)
+            | ApiError::TokenRequired(m)
             | ApiError::NotFound(m)
             | ApiError::CameraLimitReached(m)
             | ApiError::Conflict { message: m, .. }

@@ -544,6 +544,11 @@ pub struct SigningKeyView {
     pub key_id: String,
     /// `ed25519:<base64>`.
     pub public_key: String,
+    /// The vendor root's certificate for this key (armored), for the key the server
+    /// signs with now. Devices do not learn keys from here: they trust the root they
+    /// were provisioned with, and every license carries its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// `POST /v1/api-keys` body.

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod license;
 pub mod resolve;
 pub mod signing;
+pub mod trust;
 
 /// Formats a time as RFC 3339 for messages; falls back to the debug form, which cannot
 /// fail, for times outside RFC 3339's range.

@@ -234,6 +234,10 @@ pub enum LicenseError {
     /// The signature does not match the content.
     #[error("bad license signature: the document was altered or signed by another key")]
     BadSignature,
+    /// The signer does not chain to a trusted root, is revoked, or is outside its
+    /// certificate's window.
+    #[error("license refused: {0}")]
+    Untrusted(String),
     /// The license is bound to another device.
     #[error(
         "license is bound to another device (device {device}); activate this device to get its own license"
@@ -270,6 +274,9 @@ impl From<EnvelopeError> for LicenseError {
             EnvelopeError::BadEncoding(m) => LicenseError::BadEncoding(m),
             EnvelopeError::UnknownKeyId(id) => LicenseError::UnknownKeyId(id),
             EnvelopeError::BadSignature => LicenseError::BadSignature,
+            other @ (EnvelopeError::Uncertified { .. }
+            | EnvelopeError::Revoked(_)
+            | EnvelopeError::OutsideCertificate { .. }) => LicenseError::Untrusted(other.to_string()),
         }
     }
 }
@@ -317,7 +324,7 @@ pub fn verify(
     armored: &str,
     expect: &Expectations<'_>,
 ) -> Result<VerifiedLicense, LicenseError> {
-    let (key_id, bytes) = keyring.open(LICENSE_LABEL, armored)?;
+    let (key_id, bytes) = keyring.open_at(LICENSE_LABEL, armored, expect.now)?;
     let payload = decode_payload(&bytes)?;
     if let Some(fingerprint) = expect.fingerprint {
         if fingerprint_hash(fingerprint) != payload.device.fingerprint_sha256 {

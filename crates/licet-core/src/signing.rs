@@ -104,13 +104,50 @@ pub enum EnvelopeError {
     /// The signature does not match the payload.
     #[error("bad signature: the document was altered or signed by another key")]
     BadSignature,
+    /// The signer's certificate does not chain to a trusted root.
+    #[error("signing key {key_id} is not certified by a trusted root: {why}")]
+    Uncertified {
+        /// The signer.
+        key_id: KeyId,
+        /// What was wrong with the certificates offered.
+        why: String,
+    },
+    /// The signer is on the root's revocation list.
+    #[error("signing key {0} was revoked by the vendor's root; nothing it signs is accepted")]
+    Revoked(KeyId),
+    /// The signer's certificate does not cover the verification time.
+    #[error(
+        "signing key {key_id} is certified from {not_before} to {not_after}, not at {at}; the server must sign with a currently certified key"
+    )]
+    OutsideCertificate {
+        /// The signer.
+        key_id: KeyId,
+        /// Certificate start.
+        not_before: String,
+        /// Certificate end.
+        not_after: String,
+        /// The verification time.
+        at: String,
+    },
 }
 
-/// The public keys a verifier trusts, by key id. Several ids may be trusted at once so
-/// that keys can rotate: old ids stay verifiable until removed.
+/// What a verifier trusts: vendor roots (which certify signing keys, see
+/// [`crate::trust`]), the newest revocation list of each root, and — only as an explicit
+/// operator choice — signing keys trusted directly. Several keys may be trusted at once
+/// so that keys can rotate.
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
     keys: BTreeMap<KeyId, VerifyingKey>,
+    roots: BTreeMap<KeyId, VerifyingKey>,
+    revocations: BTreeMap<KeyId, Revocations>,
+}
+
+/// A root's newest revocation list.
+#[derive(Clone, Debug)]
+struct Revocations {
+    serial: u64,
+    revoked: std::collections::BTreeSet<KeyId>,
+    armored: String,
 }
 
 impl Keyring {
@@ -119,34 +156,182 @@ impl Keyring {
         Keyring::default()
     }
 
-    /// Trusts a key; returns its id.
+    /// Trusts a signing key directly; returns its id.
     pub fn add(&mut self, key: VerifyingKey) -> KeyId {
         let id = KeyId::of(&key);
         self.keys.insert(id.clone(), key);
         id
     }
 
-    /// Stops trusting a key.
+    /// Trusts a vendor root: any signing key it certifies, inside the certificate's
+    /// window and not revoked, is trusted. Returns the root's id.
+    pub fn add_root(&mut self, key: VerifyingKey) -> KeyId {
+        let id = KeyId::of(&key);
+        self.roots.insert(id.clone(), key);
+        id
+    }
+
+    /// Stops trusting a directly trusted key.
     pub fn retire(&mut self, id: &KeyId) -> bool {
         self.keys.remove(id).is_some()
     }
 
-    /// The trusted keys.
+    /// The directly trusted keys.
     pub fn keys(&self) -> impl Iterator<Item = (&KeyId, &VerifyingKey)> {
         self.keys.iter()
     }
 
+    /// The trusted roots.
+    pub fn roots(&self) -> impl Iterator<Item = (&KeyId, &VerifyingKey)> {
+        self.roots.iter()
+    }
+
+    /// Does this keyring trust anything at all?
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.roots.is_empty()
+    }
+
+    /// Takes every revocation list in `text` that a trusted root signed and that is newer
+    /// than the one held for that root. Returns the serials taken (empty: nothing new).
+    /// Lists signed by unknown keys are ignored; a list that claims a trusted root but
+    /// does not verify is an error.
+    pub fn accept_revocations(
+        &mut self,
+        text: &str,
+    ) -> Result<Vec<u64>, crate::trust::TrustError> {
+        use crate::trust::{REVOCATIONS_LABEL, TrustError, blocks, decode_revocations};
+        let mut taken = Vec::new();
+        for armored in blocks(REVOCATIONS_LABEL, text) {
+            let Some(root) = self.roots.get(&armored.key_id) else {
+                continue;
+            };
+            root.verify(&armored.payload, &armored.signature)
+                .map_err(|_| TrustError::Envelope {
+                    what: "the revocation list",
+                    source: EnvelopeError::BadSignature,
+                })?;
+            let list = decode_revocations(&armored.payload)?;
+            let held = self.revocations.get(&armored.key_id).map(|r| r.serial);
+            if held.is_some_and(|serial| serial >= list.serial) {
+                continue;
+            }
+            let text = armor(
+                REVOCATIONS_LABEL,
+                &armored.key_id,
+                &armored.signature,
+                &armored.payload,
+            );
+            taken.push(list.serial);
+            self.revocations.insert(
+                armored.key_id.clone(),
+                Revocations {
+                    serial: list.serial,
+                    revoked: list.revoked.into_iter().collect(),
+                    armored: text,
+                },
+            );
+        }
+        Ok(taken)
+    }
+
+    /// The revocation lists held, armored (to persist them).
+    pub fn revocation_lists(&self) -> impl Iterator<Item = &str> {
+        self.revocations.values().map(|r| r.armored.as_str())
+    }
+
+    /// Is this signing key on a held revocation list?
+    pub fn is_revoked(&self, id: &KeyId) -> bool {
+        self.revocations.values().any(|r| r.revoked.contains(id))
+    }
+
     /// Verifies an armored envelope with the given label and returns the signer's key id
-    /// and the exact payload bytes that were signed.
+    /// and the exact payload bytes that were signed. Certificate windows are not checked
+    /// (see [`Keyring::open_at`]).
     pub fn open(&self, label: &str, text: &str) -> Result<(KeyId, Vec<u8>), EnvelopeError> {
+        self.open_at(label, text, None)
+    }
+
+    /// Verifies an armored envelope; a certified signer must be inside its certificate's
+    /// window at `at` (when given). The certificate is looked for in `text` itself,
+    /// after the document (see [`crate::trust::bundle`]).
+    pub fn open_at(
+        &self,
+        label: &str,
+        text: &str,
+        at: Option<time::OffsetDateTime>,
+    ) -> Result<(KeyId, Vec<u8>), EnvelopeError> {
         let armored = Armored::parse(label, text)?;
-        let key = self
-            .keys
-            .get(&armored.key_id)
-            .ok_or_else(|| EnvelopeError::UnknownKeyId(armored.key_id.clone()))?;
+        if self.is_revoked(&armored.key_id) {
+            return Err(EnvelopeError::Revoked(armored.key_id));
+        }
+        if let Some(key) = self.keys.get(&armored.key_id) {
+            key.verify(&armored.payload, &armored.signature)
+                .map_err(|_| EnvelopeError::BadSignature)?;
+            return Ok((armored.key_id, armored.payload));
+        }
+        let key = self.certified_key(&armored.key_id, text, at)?;
         key.verify(&armored.payload, &armored.signature)
             .map_err(|_| EnvelopeError::BadSignature)?;
         Ok((armored.key_id, armored.payload))
+    }
+
+    /// The key `key_id` as certified by a trusted root in one of the certificates in
+    /// `text`.
+    fn certified_key(
+        &self,
+        key_id: &KeyId,
+        text: &str,
+        at: Option<time::OffsetDateTime>,
+    ) -> Result<VerifyingKey, EnvelopeError> {
+        use crate::trust::{CERTIFICATE_LABEL, blocks, decode_certificate};
+        let uncertified = |why: String| EnvelopeError::Uncertified {
+            key_id: key_id.clone(),
+            why,
+        };
+        let mut problem = None;
+        for certificate in blocks(CERTIFICATE_LABEL, text) {
+            let Some(root) = self.roots.get(&certificate.key_id) else {
+                problem = Some(format!(
+                    "its certificate is signed by {}, which is not a root this verifier was provisioned with",
+                    certificate.key_id
+                ));
+                continue;
+            };
+            if root
+                .verify(&certificate.payload, &certificate.signature)
+                .is_err()
+            {
+                problem = Some("its certificate's signature does not verify".to_owned());
+                continue;
+            }
+            let Ok(payload) = decode_certificate(&certificate.payload) else {
+                problem = Some("its certificate is unreadable".to_owned());
+                continue;
+            };
+            if &payload.key_id != key_id {
+                continue;
+            }
+            if let Some(at) = at {
+                let skew = crate::license::NOT_BEFORE_SKEW;
+                if crate::time_after(at, skew) < payload.not_before || at > payload.not_after {
+                    return Err(EnvelopeError::OutsideCertificate {
+                        key_id: key_id.clone(),
+                        not_before: crate::time_text(payload.not_before),
+                        not_after: crate::time_text(payload.not_after),
+                        at: crate::time_text(at),
+                    });
+                }
+            }
+            return parse_public_key(&payload.public_key)
+                .map_err(|e| uncertified(format!("its certificate holds a bad key: {e}")));
+        }
+        match problem {
+            Some(why) => Err(uncertified(why)),
+            None if self.roots.is_empty() => Err(EnvelopeError::UnknownKeyId(key_id.clone())),
+            None => Err(uncertified(
+                "no certificate for it came with the document".to_owned(),
+            )),
+        }
     }
 }
 
@@ -154,7 +339,11 @@ impl Keyring {
 /// (e.g. `LICET LICENSE`).
 pub fn seal(label: &str, payload: &[u8], key: &SigningKey) -> String {
     let signature = key.sign(payload);
-    let key_id = KeyId::of(&key.verifying_key());
+    armor(label, &KeyId::of(&key.verifying_key()), &signature, payload)
+}
+
+/// Writes an armored block from its parts.
+fn armor(label: &str, key_id: &KeyId, signature: &Signature, payload: &[u8]) -> String {
     let body = BASE64.encode(payload);
     let mut out = String::with_capacity(body.len() + body.len() / 64 + 256);
     out.push_str(&format!("-----BEGIN {label}-----\n"));

@@ -32,6 +32,11 @@ pub struct VerdictPayload {
     /// The nonce of the request it answers.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The device's license sequence when the verdict was given: only a license (or
+    /// verdict) with a higher sequence, i.e. newer from the server, lifts it. A license
+    /// the device already held can never undo it.
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 /// Why a verdict was not accepted.
@@ -59,14 +64,16 @@ pub fn seal_verdict(
     Ok(seal(VERDICT_LABEL, &serde_json::to_vec(payload)?, key))
 }
 
-/// Verifies a verdict for this device and request.
+/// Verifies a verdict for this device and request; a certified signer must be inside
+/// its certificate's window at `now`.
 pub fn open_verdict(
     keyring: &Keyring,
     text: &str,
     device: &DeviceId,
     nonce: Option<&str>,
+    now: OffsetDateTime,
 ) -> Result<(KeyId, VerdictPayload), VerdictError> {
-    let (key_id, bytes) = keyring.open(VERDICT_LABEL, text)?;
+    let (key_id, bytes) = keyring.open_at(VERDICT_LABEL, text, Some(now))?;
     let payload: VerdictPayload =
         serde_json::from_slice(&bytes).map_err(|e| VerdictError::Encoding(e.to_string()))?;
     if &payload.device != device {

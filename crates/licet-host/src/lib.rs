@@ -5,5 +5,6 @@
 //! entitlements) belongs in `licet-core` and takes what this crate reads as arguments.
 
 pub mod clock;
+pub mod files;
 pub mod keyfile;
 pub mod random;

@@ -134,7 +134,12 @@ async fn run() {
         database_url: database_url.clone().map(secrecy::SecretString::from),
         catalog_dir: None,
         heartbeat_interval_seconds: 300,
+        ..ServerConfig::default()
     };
+    // Every replica signs with provisioned key material (on PostgreSQL the server
+    // invents none); here one development root certifies it.
+    licet_server::signer::provision_development(&config.data_dir, licet_host::clock::Clock::now(&SystemClock))
+        .unwrap();
     let prepared = licet_server::prepare(&config, Arc::new(SystemClock))
         .await
         .unwrap();

@@ -26,6 +26,21 @@ pub struct ServerConfig {
     /// Seconds between device heartbeats, told to agents.
     #[serde(default = "ServerConfig::default_heartbeat")]
     pub heartbeat_interval_seconds: u64,
+    /// The signing key (PKCS#8 PEM, mode 0600) every replica signs with. Default:
+    /// `signing.key` in the data directory (created there on SQLite only).
+    #[serde(default)]
+    pub signing_key: Option<PathBuf>,
+    /// The vendor root's certificate for the signing key. Default: `signing.cert` in the
+    /// data directory (on SQLite, made with a development root when missing).
+    #[serde(default)]
+    pub signing_certificate: Option<PathBuf>,
+    /// The vendor root's newest revocation list, sent with every license and verdict.
+    /// Default: `revocations.txt` in the data directory, if present.
+    #[serde(default)]
+    pub revocations: Option<PathBuf>,
+    /// Redis (`redis://…`) for rate limits shared across replicas; unset: in-process.
+    #[serde(default)]
+    pub redis_url: Option<SecretString>,
 }
 
 impl ServerConfig {
@@ -48,6 +63,10 @@ impl Default for ServerConfig {
             database_url: None,
             catalog_dir: None,
             heartbeat_interval_seconds: Self::default_heartbeat(),
+            signing_key: None,
+            signing_certificate: None,
+            revocations: None,
+            redis_url: None,
         }
     }
 }

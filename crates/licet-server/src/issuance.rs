@@ -44,7 +44,7 @@ pub async fn license_for(
             grace: None,
             refresh: None,
         },
-        &state.signer,
+        state.signer.key(),
     )
     // A subscription that no longer resolves (its plan was removed from a newer catalog)
     // is a vendor-side inconsistency the device cannot fix.
@@ -55,7 +55,7 @@ pub async fn license_for(
         ),
     })?;
     bump(&state.metrics.licenses_issued);
-    Ok((signed.armored, sequence))
+    Ok((state.signer.bundle(&signed.armored), sequence))
 }
 
 /// Why a subscription that is not active refuses a device: the verdict, the stable
@@ -105,9 +105,11 @@ pub fn signed_refusal(
             reason: message.to_owned(),
             issued_at: state.clock.now(),
             nonce,
+            sequence: device.license_sequence,
         },
-        &state.signer,
+        state.signer.key(),
     )
+    .map(|armored| state.signer.bundle(&armored))
     .map_err(ApiError::internal)?;
     bump(&state.metrics.verdicts);
     Ok(ApiError::Refused {

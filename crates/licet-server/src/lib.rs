@@ -16,6 +16,7 @@ pub mod metering;
 pub mod metrics;
 mod openapi;
 pub mod routes;
+pub mod signer;
 pub mod state;
 
 pub use config::ServerConfig;
@@ -28,7 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use licet_core::ids::ProductId;
-use licet_core::signing::{KeyId, format_public_key};
+use licet_core::signing::KeyId;
 use licet_host::clock::Clock;
 use licet_store::{CredentialKind, SigningKeyRecord};
 use secrecy::ExposeSecret;
@@ -48,31 +49,44 @@ pub struct Prepared {
     pub bootstrap_token: Option<String>,
     /// The signing key's id.
     pub key_id: KeyId,
+    /// The public key file of a development root this start created (SQLite only).
+    pub dev_root: Option<std::path::PathBuf>,
 }
 
-/// Opens everything the server needs. Creates the data directory, the signing key
-/// (mode 0600) and the bootstrap admin on first start.
+/// Opens everything the server needs. Creates the data directory (0700) and the
+/// bootstrap admin on first start; on SQLite also the signing key (0600) and a
+/// development root that certifies it (see [`signer`]).
 pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Prepared> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+    licet_host::files::create_private_dir(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             config.data_dir.display()
         )
     })?;
-    let url = match &config.database_url {
-        Some(url) => url.expose_secret().to_owned(),
-        None => format!("sqlite://{}", config.data_dir.join("licet.db").display()),
+    let now = clock.now();
+    // The signing material is checked before the database is touched: a replica that
+    // would sign with the wrong key must not start at all.
+    let (signer, created) =
+        signer::Signer::load(config, config.database_url.is_none(), now)?;
+    let (url, sqlite_file) = match &config.database_url {
+        Some(url) => (url.expose_secret().to_owned(), None),
+        None => {
+            let file = config.data_dir.join("licet.db");
+            (format!("sqlite://{}", file.display()), Some(file))
+        }
     };
     let store = licet_store::open(&url)
         .await
-        .with_context(|| format!("cannot open the database ({})", redact(&url)))?;
-    let signer = signing_key(&config.data_dir.join("signing.key"))?;
-    let key_id = KeyId::of(&signer.verifying_key());
-    let now = clock.now();
+        .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {}", redact(&url), redact_all(&e.to_string(), &url)))?;
+    if let Some(file) = sqlite_file {
+        licet_host::files::make_private_file(&file)
+            .with_context(|| format!("cannot make {} private", file.display()))?;
+    }
+    let key_id = signer.key_id().clone();
     store
         .register_signing_key(&SigningKeyRecord {
             key_id: key_id.to_string(),
-            public_key: format_public_key(&signer.verifying_key()),
+            public_key: signer.public_key(),
             created_at: now,
         })
         .await
@@ -80,7 +94,6 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
     let state = AppState {
         store,
         signer: Arc::new(signer),
-        key_id: key_id.clone(),
         clock,
         catalogs: Default::default(),
         metrics: Default::default(),
@@ -101,6 +114,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         state,
         bootstrap_token,
         key_id,
+        dev_root: created.dev_root,
     })
 }
 
@@ -113,14 +127,19 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
-    if path.exists() {
-        return Ok(licet_host::keyfile::read_signing_key(path)?);
+/// `text` with every occurrence of the URL's password replaced (a driver's error may
+/// quote the URL it was given).
+fn redact_all(text: &str, url: &str) -> String {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(user_info, _)| user_info.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty());
+    match password {
+        Some(password) => text.replace(url, &redact(url)).replace(password, "…"),
+        None => text.to_owned(),
     }
-    let key = licet_host::keyfile::generate()?;
-    licet_host::keyfile::write_signing_key(path, &key)?;
-    tracing::info!(path = %path.display(), "created a new signing key");
-    Ok(key)
 }
 
 async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {

@@ -3,10 +3,9 @@
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use ed25519_dalek::SigningKey;
+use crate::signer::Signer;
 use licet_core::catalog::Catalog;
 use licet_core::ids::ProductId;
-use licet_core::signing::KeyId;
 use licet_host::clock::Clock;
 use licet_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -20,10 +19,8 @@ pub type CatalogCache = RwLock<HashMap<(ProductId, i64), Arc<Catalog>>>;
 pub struct AppState {
     /// Storage.
     pub store: Arc<dyn Store>,
-    /// The key licenses and verdicts are signed with.
-    pub signer: Arc<SigningKey>,
-    /// Its id.
-    pub key_id: KeyId,
+    /// The key licenses and verdicts are signed with, and its certificate.
+    pub signer: Arc<Signer>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Parsed catalogs by (product, revision): uploads are immutable, so a parse is

@@ -144,9 +144,24 @@ pub struct AgentArgs {
     /// Publish the snapshot to this Redis (redis://127.0.0.1:6379).
     #[arg(long, env = "LICET_AGENT_REDIS_URL", global = true, value_name = "URL")]
     pub redis_url: Option<String>,
-    /// Trusted server public key file (ed25519:<base64>); repeat to trust several.
+    /// The vendor's root public key file (root.pub); repeat to trust several roots.
+    /// Licenses must be signed by a key the root certified.
+    #[arg(
+        long = "trusted-root",
+        env = "LICET_AGENT_TRUSTED_ROOT",
+        global = true,
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub trusted_roots: Vec<PathBuf>,
+    /// A signing public key file trusted directly, without a certificate; repeat to
+    /// trust several.
     #[arg(long = "pubkey", global = true, value_name = "FILE")]
     pub pubkeys: Vec<PathBuf>,
+    /// DEVELOPMENT ONLY: trust the signing keys of the first server reached (anyone who
+    /// can redirect the device can then license it). Warns at every start.
+    #[arg(long, env = "LICET_AGENT_DEV_TRUST_ON_FIRST_USE", global = true)]
+    pub dev_trust_on_first_use: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +238,24 @@ pub struct ServerArgs {
         value_name = "S"
     )]
     pub heartbeat_interval_seconds: Option<u64>,
+    /// The signing key every replica signs with (PKCS#8 PEM, 0600) [default: DATA_DIR/signing.key].
+    #[arg(long, env = "LICET_SIGNING_KEY", global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// The root's certificate for the signing key [default: DATA_DIR/signing.cert].
+    #[arg(long, env = "LICET_SIGNING_CERTIFICATE", global = true, value_name = "FILE")]
+    pub signing_certificate: Option<PathBuf>,
+    /// The root's newest revocation list [default: DATA_DIR/revocations.txt if present].
+    #[arg(long, env = "LICET_REVOCATIONS", global = true, value_name = "FILE")]
+    pub revocations: Option<PathBuf>,
+    /// redis://… to share rate limits across replicas (default: in-process limits).
+    #[arg(
+        long,
+        env = "LICET_REDIS_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,7 +278,71 @@ pub enum KeysCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Create the vendor's root key pair: DIR/root.key (0600) and DIR/root.pub. Keep the
+    /// root offline; provision devices with root.pub (agent --trusted-root).
+    #[command(
+        after_help = "Example:\n  licet keys new-root --out /media/offline/licet-root\n\nPrints the root's key id."
+    )]
+    NewRoot {
+        /// Directory to write the root key pair into (created 0700 if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Certify a signing key with the root, for a validity window. The server sends the
+    /// certificate with every license; devices need no change when the key rotates.
+    #[command(after_help = CERTIFY_EXAMPLES)]
+    Certify {
+        /// The root's private key.
+        #[arg(long, value_name = "FILE")]
+        root: PathBuf,
+        /// The signing key's public key file (ed25519:<base64>).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Valid from this time (RFC 3339) [default: now].
+        #[arg(long, value_name = "RFC3339")]
+        not_before: Option<String>,
+        /// Valid for this many days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Write the certificate here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write a root-signed revocation list naming signing keys that must no longer be
+    /// trusted. Configure the server with it (revocations); every refresh carries it.
+    #[command(after_help = REVOKE_EXAMPLES)]
+    Revoke {
+        /// The root's private key.
+        #[arg(long, value_name = "FILE")]
+        root: PathBuf,
+        /// A signing key id to revoke; repeat for several. Include every key revoked
+        /// before: the newest list replaces the older ones.
+        #[arg(long = "key-id", value_name = "ID", required = true)]
+        key_ids: Vec<String>,
+        /// The list's serial; must be higher than any list issued before.
+        #[arg(long)]
+        serial: u64,
+        /// Write the list here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show what a certificate or revocation list says (without trusting it).
+    Show {
+        /// The file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
+
+const CERTIFY_EXAMPLES: &str = "Examples:
+  licet keys new --out ./keys-2027
+  licet keys certify --root /media/offline/licet-root/root.key --key ./keys-2027/signing.pub \\
+      --days 400 --out ./keys-2027/signing.cert
+  # then on every replica: signing_key = keys-2027/signing.key, signing_certificate = keys-2027/signing.cert";
+
+const REVOKE_EXAMPLES: &str = "Example:
+  licet keys revoke --root /media/offline/licet-root/root.key --key-id 3f9a0c1d2e4b5a69 --serial 2 \\
+      --out revocations.txt";
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {

@@ -32,12 +32,14 @@ impl TestServer {
     /// Starts a server whose clock is `clock`, on a free port (or on `port`), keeping
     /// its database in `data_dir`.
     pub fn start(clock: Arc<ManualClock>, port: u16, data_dir: PathBuf) -> TestServer {
+        provision_signing_key(&data_dir, clock.now());
         let config = ServerConfig {
             data_dir,
             listen: format!("127.0.0.1:{port}").parse().unwrap(),
             database_url: None,
             catalog_dir: Some(repo().join("examples/catalogs")),
             heartbeat_interval_seconds: 300,
+            ..ServerConfig::default()
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -145,6 +147,7 @@ impl Device {
             data_dir: self.data_dir(),
             identity_root: self.dir.path().join("root"),
             listen: "127.0.0.1:0".parse().unwrap(),
+            trusted_roots: vec![test_root().1],
             ..AgentConfig::default()
         }
     }
@@ -221,6 +224,34 @@ impl LocalApi {
             task.await.unwrap();
         }
     }
+}
+
+/// The vendor root every test device trusts.
+pub fn test_root() -> (ed25519_dalek::SigningKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let public = licet_core::signing::format_public_key(&key.verifying_key());
+    (key, public)
+}
+
+/// Gives a server data directory a fresh signing key certified by [`test_root`] for a
+/// year from `now` (once: a restarted server keeps its key).
+pub fn provision_signing_key(data_dir: &std::path::Path, now: OffsetDateTime) {
+    if data_dir.join("signing.cert").exists() {
+        return;
+    }
+    licet_host::files::create_private_dir(data_dir).unwrap();
+    let key = licet_host::keyfile::generate().unwrap();
+    licet_host::keyfile::write_signing_key(&data_dir.join("signing.key"), &key).unwrap();
+    let (root, _) = test_root();
+    let certificate = licet_core::trust::certify(
+        &root,
+        &key.verifying_key(),
+        now,
+        now - time::Duration::days(1),
+        now + time::Duration::days(365),
+    )
+    .unwrap();
+    std::fs::write(data_dir.join("signing.cert"), certificate).unwrap();
 }
 
 /// A fixed signing key for offline issuance, and its public key text.

@@ -40,7 +40,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The server's signing public keys, by key id. Agents trust these.
+/// The server's signing public keys, by key id, with the root's certificate of the one
+/// in use. For operators and offline tools: agents trust only their provisioned roots.
 #[utoipa::path(get, path = "/v1/signing-keys", tag = "system",
     responses((status = 200, body = Vec<SigningKeyView>)))]
 pub async fn signing_keys(
@@ -48,12 +49,7 @@ pub async fn signing_keys(
 ) -> Result<Json<Vec<SigningKeyView>>, ApiError> {
     let keys = state.store.list_signing_keys().await?;
     Ok(Json(
-        keys.into_iter()
-            .map(|k| SigningKeyView {
-                key_id: k.key_id,
-                public_key: k.public_key,
-            })
-            .collect(),
+        keys.into_iter().map(|k| key_view(&state, k)).collect(),
     ))
 }
 
@@ -68,15 +64,20 @@ pub async fn signing_key(
     let keys = state.store.list_signing_keys().await?;
     keys.into_iter()
         .find(|k| k.key_id == key_id)
-        .map(|k| {
-            Json(SigningKeyView {
-                key_id: k.key_id,
-                public_key: k.public_key,
-            })
-        })
+        .map(|k| Json(key_view(&state, k)))
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no signing key with id {key_id:?}; GET /v1/signing-keys lists them"
             ))
         })
+}
+
+fn key_view(state: &AppState, key: licet_store::SigningKeyRecord) -> SigningKeyView {
+    let certificate = (key.key_id == state.signer.key_id().as_str())
+        .then(|| state.signer.certificate().to_owned());
+    SigningKeyView {
+        key_id: key.key_id,
+        public_key: key.public_key,
+        certificate,
+    }
 }

@@ -80,12 +80,16 @@ impl TestServer {
                 (Some(url), Some((base, schema)))
             }
         };
+        if database_url.is_some() {
+            provision_signing_key(&dir.path().join("data"), clock.now());
+        }
         let config = ServerConfig {
             data_dir: dir.path().join("data"),
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: database_url.map(SecretString::from),
             catalog_dir: Some(repo().join("examples/catalogs")),
             heartbeat_interval_seconds: 60,
+            ..ServerConfig::default()
         };
         let mut server = TestServer::start_with_clock(&config, dir, clock).await;
         server.schema = schema;
@@ -158,6 +162,28 @@ impl TestServer {
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::new()
     }
+}
+
+/// The vendor root of the keys [`provision_signing_key`] makes.
+pub fn test_root() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+}
+
+/// Gives a data directory a signing key certified by [`test_root`], as an operator
+/// provisions every replica (the server invents no key on PostgreSQL).
+pub fn provision_signing_key(data_dir: &std::path::Path, now: time::OffsetDateTime) {
+    licet_host::files::create_private_dir(data_dir).unwrap();
+    let key = licet_host::keyfile::generate().unwrap();
+    licet_host::keyfile::write_signing_key(&data_dir.join("signing.key"), &key).unwrap();
+    let certificate = licet_core::trust::certify(
+        &test_root(),
+        &key.verifying_key(),
+        now,
+        now - time::Duration::days(1),
+        now + time::Duration::days(365),
+    )
+    .unwrap();
+    std::fs::write(data_dir.join("signing.cert"), certificate).unwrap();
 }
 
 pub fn repo() -> PathBuf {

@@ -7,6 +7,10 @@ use licet_core::signing::{Keyring, parse_public_key};
 use licet_core::state::Verdict;
 use licet_core::verdict::{VerdictError, open_verdict};
 
+fn now() -> time::OffsetDateTime {
+    licet_host::clock::Clock::now(&licet_host::clock::SystemClock)
+}
+
 fn verdict_of(error: ClientError) -> (String, String) {
     match error {
         ClientError::Api { status: 403, body } => {
@@ -43,15 +47,15 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
             .unwrap_err(),
     );
     assert_eq!(code, "subscription_suspended");
-    let (_, payload) = open_verdict(&keyring, &verdict, &id, Some("nonce-1")).unwrap();
+    let (_, payload) = open_verdict(&keyring, &verdict, &id, Some("nonce-1"), now()).unwrap();
     assert_eq!(payload.verdict, Verdict::Suspended);
     // A recorded verdict cannot be replayed to answer a later request.
     assert_eq!(
-        open_verdict(&keyring, &verdict, &id, Some("nonce-2")).unwrap_err(),
+        open_verdict(&keyring, &verdict, &id, Some("nonce-2"), now()).unwrap_err(),
         VerdictError::Replayed
     );
     assert!(matches!(
-        open_verdict(&keyring, &verdict, &DeviceId::new("other"), Some("nonce-1")),
+        open_verdict(&keyring, &verdict, &DeviceId::new("other"), Some("nonce-1"), now()),
         Err(VerdictError::OtherDevice(_))
     ));
     // New activations are refused while suspended.
@@ -87,7 +91,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
     );
     assert_eq!(code, "license_revoked");
     assert_eq!(
-        open_verdict(&keyring, &verdict, &id, Some("nonce-4"))
+        open_verdict(&keyring, &verdict, &id, Some("nonce-4"), now())
             .unwrap()
             .1
             .verdict,
@@ -123,7 +127,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
     );
     assert_eq!(code, "subscription_cancelled");
     let (_, payload) =
-        open_verdict(&keyring, &verdict, &DeviceId::new(&again.device_id), None).unwrap();
+        open_verdict(&keyring, &verdict, &DeviceId::new(&again.device_id), None, now()).unwrap();
     assert_eq!(payload.verdict, Verdict::Cancelled);
     let resumed = server
         .admin

@@ -50,6 +50,14 @@ fn config(args: &AgentArgs) -> Result<AgentConfig> {
     if let Some(url) = &args.redis_url {
         config.redis_url = Some(url.clone());
     }
+    for path in &args.trusted_roots {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the root public key {}", path.display()))?;
+        config.trusted_roots.push(text.trim().to_owned());
+    }
+    if args.dev_trust_on_first_use {
+        config.dev_trust_on_first_use = true;
+    }
     for path in &args.pubkeys {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the public key {}", path.display()))?;

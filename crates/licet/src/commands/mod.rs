@@ -25,6 +25,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Server(args) => server::run(&args),
         Command::Keys(KeysCommand::New { out }) => keys::new(&out),
+        Command::Keys(KeysCommand::NewRoot { out }) => keys::new_root(&out),
+        Command::Keys(KeysCommand::Certify {
+            root,
+            key,
+            not_before,
+            days,
+            out,
+        }) => keys::certify(&root, &key, not_before.as_deref(), days, out.as_deref()),
+        Command::Keys(KeysCommand::Revoke {
+            root,
+            key_ids,
+            serial,
+            out,
+        }) => keys::revoke(&root, &key_ids, serial, out.as_deref()),
+        Command::Keys(KeysCommand::Show { file }) => keys::show(&file),
         Command::Catalog(CatalogCommand::Check { files }) => catalog::check(&files),
         Command::Catalog(CatalogCommand::Show {
             file,

@@ -35,6 +35,18 @@ fn config(args: &ServerArgs) -> Result<ServerConfig> {
     if let Some(seconds) = args.heartbeat_interval_seconds {
         config.heartbeat_interval_seconds = seconds;
     }
+    if let Some(path) = &args.signing_key {
+        config.signing_key = Some(path.clone());
+    }
+    if let Some(path) = &args.signing_certificate {
+        config.signing_certificate = Some(path.clone());
+    }
+    if let Some(path) = &args.revocations {
+        config.revocations = Some(path.clone());
+    }
+    if let Some(url) = &args.redis_url {
+        config.redis_url = Some(SecretString::from(url.clone()));
+    }
     Ok(config)
 }
 
@@ -57,6 +69,19 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
             "heartbeat_interval_seconds = {}",
             config.heartbeat_interval_seconds
         );
+        let path = |p: &Option<std::path::PathBuf>, default: &str| match p {
+            Some(p) => format!("{:?}", p.display().to_string()),
+            None => format!("# default: {}", config.data_dir.join(default).display()),
+        };
+        println!("signing_key = {}", path(&config.signing_key, "signing.key"));
+        println!(
+            "signing_certificate = {}",
+            path(&config.signing_certificate, "signing.cert")
+        );
+        println!("revocations = {}", path(&config.revocations, "revocations.txt"));
+        if config.redis_url.is_some() {
+            println!("redis_url = \"[redacted]\"");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     init_logging();
@@ -69,6 +94,9 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
         if let Some(ServerAction::Init) = args.action {
             println!("data directory: {}", config.data_dir.display());
             println!("signing key id: {}", prepared.key_id);
+            if let Some(root) = &prepared.dev_root {
+                println!("development root (provision agents with --trusted-root): {}", root.display());
+            }
             match prepared.bootstrap_token {
                 Some(token) => println!("{token}"),
                 None => anyhow::bail!(
@@ -85,6 +113,12 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
         if let Some(token) = &prepared.bootstrap_token {
             println!("Bootstrap admin token (shown once; store it now):");
             println!("{token}");
+        }
+        if let Some(root) = &prepared.dev_root {
+            println!(
+                "Created a DEVELOPMENT root: agents trust it with --trusted-root {} (production: keep the root offline, see `licet keys new-root`)",
+                root.display()
+            );
         }
         println!("licet server listening on http://{address} (signing key {})", prepared.key_id);
         tracing::info!(%address, key_id = %prepared.key_id, "listening");
