@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use ed25519_dalek::SigningKey;
 use licet_client::agent::{ACTIVATION_REQUEST_FORMAT, ActivationRequestFile};
-use licet_client::wire::{ActivationRequest, HeartbeatRequest};
+use licet_client::wire::{ActivationRequest, DeviceProof, HeartbeatRequest};
 use licet_client::{Client, ClientError};
 use licet_core::amount::Amount;
 use licet_core::catalog::{Catalog, FeatureKind};
@@ -273,9 +273,8 @@ impl Agent {
 
         let mut keyring = Keyring::new();
         for text in &config.trusted_roots {
-            let key = parse_public_key(text).map_err(|e| {
-                anyhow::anyhow!("trusted_roots: {text:?} is not a public key: {e}")
-            })?;
+            let key = parse_public_key(text)
+                .map_err(|e| anyhow::anyhow!("trusted_roots: {text:?} is not a public key: {e}"))?;
             keyring.add_root(key);
         }
         for text in &config.trusted_keys {
@@ -649,6 +648,21 @@ impl Agent {
             self.learn_keys(&client).await?;
         }
         let request = self.activation_request();
+        // Prove the device holds its key, so that re-activating (a lost token, a wiped
+        // data directory with the key kept) is possible and a copycat with the same
+        // fingerprint is not.
+        let challenge = client
+            .activation_challenge()
+            .await
+            .map_err(|e| ActivationError::Unreachable(e.to_string()))?;
+        let proof = DeviceProof {
+            signature: licet_core::device_proof::prove(
+                &self.inner.device_key,
+                &challenge.nonce,
+                &request.fingerprint,
+            ),
+            nonce: challenge.nonce,
+        };
         let response = client
             .activate(&ActivationRequest {
                 license_key: license_key.trim().to_owned(),
@@ -656,6 +670,7 @@ impl Agent {
                 device_public_key: request.device_public_key,
                 name: request.name,
                 hardware: request.hardware,
+                proof: Some(proof),
             })
             .await
             .map_err(|e| match e {
@@ -699,7 +714,9 @@ impl Agent {
         let mut p = lock(&self.inner.persisted);
         match p.keyring.accept_revocations(text) {
             Ok(taken) if taken.is_empty() => return,
-            Ok(taken) => tracing::info!(serials = ?taken, "took a newer revocation list from the vendor's root"),
+            Ok(taken) => {
+                tracing::info!(serials = ?taken, "took a newer revocation list from the vendor's root")
+            }
             Err(error) => {
                 tracing::warn!("ignored a revocation list: {error}");
                 return;
@@ -1361,6 +1378,10 @@ fn detail(p: &Persisted, report: &StateReport, sync: &SyncStatus) -> String {
 }
 
 fn create_private_dir(path: &std::path::Path) -> Result<()> {
-    licet_host::files::create_private_dir(path)
-        .with_context(|| format!("cannot create the private data directory {}", path.display()))
+    licet_host::files::create_private_dir(path).with_context(|| {
+        format!(
+            "cannot create the private data directory {}",
+            path.display()
+        )
+    })
 }

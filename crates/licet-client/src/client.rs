@@ -194,6 +194,12 @@ impl Client {
         self.post("/v1/activations", body).await
     }
 
+    /// A nonce for a device to prove it holds its key.
+    pub async fn activation_challenge(&self) -> Result<ActivationChallenge, ClientError> {
+        self.post("/v1/activations/challenge", &serde_json::json!({}))
+            .await
+    }
+
     /// Refreshes a device's license.
     pub async fn refresh(
         &self,

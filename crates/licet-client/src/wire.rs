@@ -171,6 +171,30 @@ pub struct ActivationRequest {
     /// Hardware facts (RAM, GPU, model), free-form.
     #[serde(default)]
     pub hardware: Option<serde_json::Value>,
+    /// Proof of holding the device key; required to re-activate a device that is
+    /// already active with this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<DeviceProof>,
+}
+
+/// A device's proof that it holds its key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceProof {
+    /// A nonce from `POST /v1/activations/challenge`.
+    pub nonce: String,
+    /// Ed25519 signature (base64url) by the device key over
+    /// `"licet activation proof v1\n" + nonce + "\n" + hex(SHA-256(fingerprint))`.
+    pub signature: String,
+}
+
+/// `POST /v1/activations/challenge` response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ActivationChallenge {
+    /// The nonce to sign.
+    pub nonce: String,
+    /// When it stops being accepted.
+    pub expires_at: String,
 }
 
 /// `POST /v1/activations` response.

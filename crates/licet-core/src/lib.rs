@@ -25,6 +25,7 @@ pub fn time_text(at: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| format!("{at:?}"))
 }
 pub mod conformance;
+pub mod device_proof;
 pub mod license_key;
 pub mod planning;
 pub mod rating;

@@ -276,7 +276,9 @@ impl From<EnvelopeError> for LicenseError {
             EnvelopeError::BadSignature => LicenseError::BadSignature,
             other @ (EnvelopeError::Uncertified { .. }
             | EnvelopeError::Revoked(_)
-            | EnvelopeError::OutsideCertificate { .. }) => LicenseError::Untrusted(other.to_string()),
+            | EnvelopeError::OutsideCertificate { .. }) => {
+                LicenseError::Untrusted(other.to_string())
+            }
         }
     }
 }

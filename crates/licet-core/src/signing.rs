@@ -195,10 +195,7 @@ impl Keyring {
     /// than the one held for that root. Returns the serials taken (empty: nothing new).
     /// Lists signed by unknown keys are ignored; a list that claims a trusted root but
     /// does not verify is an error.
-    pub fn accept_revocations(
-        &mut self,
-        text: &str,
-    ) -> Result<Vec<u64>, crate::trust::TrustError> {
+    pub fn accept_revocations(&mut self, text: &str) -> Result<Vec<u64>, crate::trust::TrustError> {
         use crate::trust::{REVOCATIONS_LABEL, TrustError, blocks, decode_revocations};
         let mut taken = Vec::new();
         for armored in blocks(REVOCATIONS_LABEL, text) {

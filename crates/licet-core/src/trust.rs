@@ -101,7 +101,11 @@ pub fn certify(
         not_before,
         not_after,
     };
-    Ok(seal(CERTIFICATE_LABEL, &serde_json::to_vec(&payload)?, root))
+    Ok(seal(
+        CERTIFICATE_LABEL,
+        &serde_json::to_vec(&payload)?,
+        root,
+    ))
 }
 
 /// Signs a revocation list with a root key.

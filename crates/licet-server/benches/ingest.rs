@@ -77,8 +77,11 @@ async fn run() {
     };
     // Every replica signs with provisioned key material (on PostgreSQL the server
     // invents none); here one development root certifies it.
-    licet_server::signer::provision_development(&config.data_dir, licet_host::clock::Clock::now(&SystemClock))
-        .unwrap();
+    licet_server::signer::provision_development(
+        &config.data_dir,
+        licet_host::clock::Clock::now(&SystemClock),
+    )
+    .unwrap();
     let prepared = licet_server::prepare(&config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -120,6 +123,7 @@ async fn run() {
                         .into(),
                     name: format!("ingest {n}"),
                     hardware: None,
+                    proof: None,
                 })
                 .await
                 .unwrap(),

@@ -138,8 +138,11 @@ async fn run() {
     };
     // Every replica signs with provisioned key material (on PostgreSQL the server
     // invents none); here one development root certifies it.
-    licet_server::signer::provision_development(&config.data_dir, licet_host::clock::Clock::now(&SystemClock))
-        .unwrap();
+    licet_server::signer::provision_development(
+        &config.data_dir,
+        licet_host::clock::Clock::now(&SystemClock),
+    )
+    .unwrap();
     let prepared = licet_server::prepare(&config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -188,6 +191,7 @@ async fn run() {
                 device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=".into(),
                 name: format!("bench {n}"),
                 hardware: None,
+                proof: None,
             })
             .await
             .unwrap()

@@ -35,6 +35,13 @@ pub enum ApiError {
     },
     /// The subscription's device limit is reached.
     TooManyDevices(String),
+    /// The caller must prove it holds a device key, or its proof is wrong.
+    Unproven {
+        /// `device_proof_required` or `device_proof_invalid`.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
     /// A definite refusal for a device, with a signed verdict.
     Refused {
         /// `subscription_suspended`, `subscription_cancelled` or `license_revoked`.
@@ -62,7 +69,7 @@ impl ApiError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::Unproven { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::InvalidRequest(_)
@@ -85,7 +92,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::InvalidLicenseKey(_) => "invalid_license_key",
             ApiError::InvalidCatalog(_) => "invalid_catalog",
-            ApiError::Conflict { code, .. } | ApiError::Refused { code, .. } => code,
+            ApiError::Conflict { code, .. }
+            | ApiError::Refused { code, .. }
+            | ApiError::Unproven { code, .. } => code,
             ApiError::TooManyDevices(_) => "too_many_devices",
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -165,6 +174,7 @@ impl IntoResponse for ApiError {
             | ApiError::NotReady(m)
             | ApiError::TooLarge(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::Unproven { message: m, .. }
             | ApiError::Conflict { message: m, .. } => (m, Vec::new(), None, None),
         };
         let body = ErrorBody {

@@ -66,8 +66,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
     let now = clock.now();
     // The signing material is checked before the database is touched: a replica that
     // would sign with the wrong key must not start at all.
-    let (signer, created) =
-        signer::Signer::load(config, config.database_url.is_none(), now)?;
+    let (signer, created) = signer::Signer::load(config, config.database_url.is_none(), now)?;
     let (url, sqlite_file) = match &config.database_url {
         Some(url) => (url.expose_secret().to_owned(), None),
         None => {
@@ -75,9 +74,13 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
             (format!("sqlite://{}", file.display()), Some(file))
         }
     };
-    let store = licet_store::open(&url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {}", redact(&url), redact_all(&e.to_string(), &url)))?;
+    let store = licet_store::open(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database ({}): {}",
+            redact(&url),
+            redact_all(&e.to_string(), &url)
+        )
+    })?;
     if let Some(file) = sqlite_file {
         licet_host::files::make_private_file(&file)
             .with_context(|| format!("cannot make {} private", file.display()))?;
@@ -210,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/subscriptions/{id}/resume", post(subscriptions::resume))
         .route("/v1/subscriptions/{id}/cancel", post(subscriptions::cancel))
         .route("/v1/activations", post(devices::activate))
+        .route("/v1/activations/challenge", post(devices::challenge))
         .route(
             "/v1/devices/{device_id}",
             get(devices::get_device).delete(devices::deactivate),

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::subscriptions::resume,
         crate::routes::subscriptions::cancel,
         crate::routes::devices::activate,
+        crate::routes::devices::challenge,
         crate::routes::devices::refresh,
         crate::routes::devices::heartbeat,
         crate::routes::devices::deactivate,
@@ -44,7 +45,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Health, CatalogUploaded, ProductView, TenantCreate, TenantView, AddonQuantity,
-        SubscriptionCreate, SubscriptionChange, SubscriptionView, ActivationRequest, ActivationResponse,
+        SubscriptionCreate, SubscriptionChange, SubscriptionView, ActivationRequest, ActivationResponse, DeviceProof, ActivationChallenge,
         RefreshRequest, RefreshResponse, HeartbeatRequest, HeartbeatResponse, DeviceView, CameraView,
         SigningKeyView, ApiKeyCreate, ApiKeyCreated, UsageUpload, UsageUploadEvent, UsageRejection,
         UsageUploadResult, UsageCloudEvent, UsageCloudEventData, EventRejection, CloudEventsResult,

@@ -74,7 +74,11 @@ pub struct Created {
 impl Signer {
     /// Loads the configured material. With `may_create` (the SQLite default), creates a
     /// signing key, and a development root that certifies it, where none exist.
-    pub fn load(config: &ServerConfig, may_create: bool, now: OffsetDateTime) -> Result<(Signer, Created)> {
+    pub fn load(
+        config: &ServerConfig,
+        may_create: bool,
+        now: OffsetDateTime,
+    ) -> Result<(Signer, Created)> {
         let paths = Paths::of(config);
         let mut created = Created::default();
         let missing_help = "every replica must sign with the same key certified by your root: \
@@ -192,7 +196,11 @@ impl Signer {
     /// A signed document with the certificate (and revocation list) that make it
     /// verifiable from the root alone.
     pub fn bundle(&self, document: &str) -> String {
-        bundle(document, Some(&self.certificate), self.revocations.as_deref())
+        bundle(
+            document,
+            Some(&self.certificate),
+            self.revocations.as_deref(),
+        )
     }
 }
 
@@ -213,7 +221,11 @@ pub fn provision_development(data_dir: &Path, now: OffsetDateTime) -> Result<Pat
         .unwrap_or_else(|| Paths::of(&config).root_public))
 }
 
-fn certify_with_development_root(paths: &Paths, key: &SigningKey, now: OffsetDateTime) -> Result<()> {
+fn certify_with_development_root(
+    paths: &Paths,
+    key: &SigningKey,
+    now: OffsetDateTime,
+) -> Result<()> {
     let root = if paths.root_key.exists() {
         keyfile::read_signing_key(&paths.root_key)?
     } else {

@@ -178,6 +178,24 @@ pub struct NewDevice {
     pub token: Credential,
     /// Activation time.
     pub now: OffsetDateTime,
+    /// The caller proved it holds the private half of `public_key` (it signed a server
+    /// nonce). Re-activating a device that has a key needs this proof.
+    pub key_proven: bool,
+}
+
+impl NewDevice {
+    /// Whether this request may take over the active device that has `existing_key`:
+    /// `None` if it may, else the refusal. A device is its key: a different key (or
+    /// none) is a takeover attempt, and the same key must be proven, since a public
+    /// key alone is no secret.
+    pub fn refusal_for(&self, existing_key: Option<&str>) -> Option<Activation> {
+        let existing = existing_key?;
+        match self.public_key.as_deref() {
+            Some(key) if key == existing && self.key_proven => None,
+            Some(key) if key == existing => Some(Activation::ProofRequired),
+            _ => Some(Activation::KeyMismatch),
+        }
+    }
 }
 
 /// The outcome of an activation.
@@ -192,6 +210,11 @@ pub enum Activation {
         /// The subscription's device limit.
         max_devices: u32,
     },
+    /// The fingerprint belongs to an active device with another key.
+    KeyMismatch,
+    /// The fingerprint belongs to an active device with this key, but possession of the
+    /// key was not proven.
+    ProofRequired,
 }
 
 /// A heartbeat from a device.

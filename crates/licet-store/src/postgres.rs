@@ -345,14 +345,17 @@ impl Store for PgStore {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM devices WHERE subscription_id = $1 AND fingerprint = $2 AND status = 'active'",
+        let existing: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, public_key FROM devices WHERE subscription_id = $1 AND fingerprint = $2 AND status = 'active'",
         )
         .bind(new.subscription.as_str())
         .bind(&new.fingerprint)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(id) = existing {
+        if let Some((id, existing_key)) = existing {
+            if let Some(refusal) = new.refusal_for(existing_key.as_deref()) {
+                return Ok(refusal);
+            }
             sqlx::query(
                 "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 AND kind = 'device' AND revoked_at IS NULL",
             )

@@ -242,7 +242,12 @@ pub struct ServerArgs {
     #[arg(long, env = "LICET_SIGNING_KEY", global = true, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
     /// The root's certificate for the signing key [default: DATA_DIR/signing.cert].
-    #[arg(long, env = "LICET_SIGNING_CERTIFICATE", global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        env = "LICET_SIGNING_CERTIFICATE",
+        global = true,
+        value_name = "FILE"
+    )]
     pub signing_certificate: Option<PathBuf>,
     /// The root's newest revocation list [default: DATA_DIR/revocations.txt if present].
     #[arg(long, env = "LICET_REVOCATIONS", global = true, value_name = "FILE")]

@@ -228,7 +228,7 @@ impl LocalApi {
 
 /// The vendor root every test device trusts.
 pub fn test_root() -> (ed25519_dalek::SigningKey, String) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     let public = licet_core::signing::format_public_key(&key.verifying_key());
     (key, public)
 }

@@ -359,7 +359,10 @@ pub async fn foxsight_activate(
         &state,
         &body.license_key,
         &body.hardware_id,
+        // Foxsight installations have no device key: they are bound by hardware id
+        // alone, and cannot take over a device that activated with a key.
         None,
+        false,
         &name,
         serde_json::json!({"installation_id": body.installation_id}),
     )

@@ -11,9 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licet_client::wire::{
-    ActivationRequest, ActivationResponse, CameraView, DeviceView, ErrorBody, HeartbeatRequest,
-    HeartbeatResponse, QuotaUsage, RefreshRequest, RefreshResponse,
+    ActivationChallenge, ActivationRequest, ActivationResponse, CameraView, DeviceView, ErrorBody,
+    HeartbeatRequest, HeartbeatResponse, QuotaUsage, RefreshRequest, RefreshResponse,
 };
+use licet_core::device_proof;
 use licet_core::ids::{DeviceId, TenantId};
 use licet_core::license_key::LicenseKey;
 use licet_core::state::Verdict;
@@ -50,13 +51,37 @@ pub async fn activate(
     State(state): State<AppState>,
     Body(body): Body<ActivationRequest>,
 ) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
-    licet_core::signing::parse_public_key(&body.device_public_key)
+    let device_key = licet_core::signing::parse_public_key(&body.device_public_key)
         .map_err(|e| ApiError::InvalidRequest(format!("`device_public_key`: {e}")))?;
+    let key_proven = match &body.proof {
+        None => false,
+        Some(proof) => {
+            let invalid = |e: device_proof::ProofError| ApiError::Unproven {
+                code: "device_proof_invalid",
+                message: format!("`proof`: {e}"),
+            };
+            device_proof::check_nonce(
+                &state.signer.key().verifying_key(),
+                &proof.nonce,
+                state.clock.now(),
+            )
+            .map_err(invalid)?;
+            device_proof::check_proof(
+                &device_key,
+                &proof.nonce,
+                &body.fingerprint,
+                &proof.signature,
+            )
+            .map_err(invalid)?;
+            true
+        }
+    };
     let activated = activate_with(
         &state,
         &body.license_key,
         &body.fingerprint,
         Some(body.device_public_key.trim().to_owned()),
+        key_proven,
         &body.name,
         body.hardware.unwrap_or(serde_json::Value::Null),
     )
@@ -69,6 +94,25 @@ pub async fn activate(
             license: activated.license,
         }),
     ))
+}
+
+/// How long an activation nonce is accepted.
+const CHALLENGE_SECONDS: i64 = 300;
+
+/// A nonce for a device to sign, proving it holds its key (needed to re-activate a
+/// device that is already active with that key).
+#[utoipa::path(post, path = "/v1/activations/challenge", tag = "devices",
+    responses((status = 200, body = ActivationChallenge)))]
+pub async fn challenge(
+    State(state): State<AppState>,
+) -> Result<Json<ActivationChallenge>, ApiError> {
+    let mut random = [0u8; 16];
+    licet_host::random::fill(&mut random).map_err(ApiError::internal)?;
+    let expires_at = state.clock.now() + time::Duration::seconds(CHALLENGE_SECONDS);
+    Ok(Json(ActivationChallenge {
+        nonce: device_proof::issue_nonce(state.signer.key(), expires_at, random),
+        expires_at: time_text(expires_at),
+    }))
 }
 
 /// A device activated (or re-activated) on a subscription.
@@ -85,6 +129,7 @@ pub(crate) async fn activate_with(
     license_key: &str,
     fingerprint: &str,
     public_key: Option<String>,
+    key_proven: bool,
     name: &str,
     hardware: serde_json::Value,
 ) -> Result<Activated, ApiError> {
@@ -141,12 +186,32 @@ pub(crate) async fn activate_with(
                 hardware,
                 token: credential,
                 now,
+                key_proven,
             },
             max_devices,
         )
         .await?;
     let device = match outcome {
         Activation::Created(device) | Activation::Reactivated(device) => device,
+        Activation::KeyMismatch => {
+            bump(&state.metrics.activations_refused);
+            return Err(ApiError::Conflict {
+                code: "device_key_mismatch",
+                message: "this fingerprint belongs to an active device with another key; a device \
+                    cannot be taken over. If the device was really replaced, deactivate the old one \
+                    (DELETE /v1/devices/{id}, vendor or tenant) and activate again"
+                    .into(),
+            });
+        }
+        Activation::ProofRequired => {
+            return Err(ApiError::Unproven {
+                code: "device_proof_required",
+                message:
+                    "this device is already active: prove you hold its key by signing a nonce \
+                    from POST /v1/activations/challenge and sending it as `proof`"
+                        .into(),
+            });
+        }
         Activation::TooManyDevices { max_devices } => {
             bump(&state.metrics.activations_refused);
             return Err(ApiError::TooManyDevices(format!(

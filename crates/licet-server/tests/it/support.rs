@@ -166,7 +166,7 @@ impl TestServer {
 
 /// The vendor root of the keys [`provision_signing_key`] makes.
 pub fn test_root() -> ed25519_dalek::SigningKey {
-    ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+    ed25519_dalek::SigningKey::from_bytes(&[77; 32])
 }
 
 /// Gives a data directory a signing key certified by [`test_root`], as an operator
@@ -203,5 +203,6 @@ pub fn activation(key: &str, fingerprint: &str) -> ActivationRequest {
         device_public_key: device_key(),
         name: format!("box {fingerprint}"),
         hardware: Some(serde_json::json!({"ram_mb": 8192})),
+        proof: None,
     }
 }

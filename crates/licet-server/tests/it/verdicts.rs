@@ -55,7 +55,13 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
         VerdictError::Replayed
     );
     assert!(matches!(
-        open_verdict(&keyring, &verdict, &DeviceId::new("other"), Some("nonce-1"), now()),
+        open_verdict(
+            &keyring,
+            &verdict,
+            &DeviceId::new("other"),
+            Some("nonce-1"),
+            now()
+        ),
         Err(VerdictError::OtherDevice(_))
     ));
     // New activations are refused while suspended.
@@ -126,8 +132,14 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
             .unwrap_err(),
     );
     assert_eq!(code, "subscription_cancelled");
-    let (_, payload) =
-        open_verdict(&keyring, &verdict, &DeviceId::new(&again.device_id), None, now()).unwrap();
+    let (_, payload) = open_verdict(
+        &keyring,
+        &verdict,
+        &DeviceId::new(&again.device_id),
+        None,
+        now(),
+    )
+    .unwrap();
     assert_eq!(payload.verdict, Verdict::Cancelled);
     let resumed = server
         .admin

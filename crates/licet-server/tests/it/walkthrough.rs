@@ -101,12 +101,48 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     .unwrap();
     assert_eq!(refreshed.payload().sequence, 3);
 
-    // Re-activating the same fingerprint is idempotent: same device, new token.
-    let again = server
+    // A device is its key. Someone who knows the license key, the fingerprint and a
+    // different key cannot take the device over; the same (public, not secret) key
+    // without proof cannot either.
+    let mut impostor = activation(&key, "fp-gate-1");
+    impostor.device_public_key = licet_core::signing::format_public_key(
+        &ed25519_dalek::SigningKey::from_bytes(&[6; 32]).verifying_key(),
+    );
+    let taken = server.anon.activate(&impostor).await.unwrap_err();
+    assert_eq!(taken.code(), Some("device_key_mismatch"), "{taken}");
+    let unproven = server
         .anon
         .activate(&activation(&key, "fp-gate-1"))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(unproven.code(), Some("device_proof_required"), "{unproven}");
+    // A proof for another fingerprint, or signed by another key, is refused.
+    let challenge = server.anon.activation_challenge().await.unwrap();
+    let mut forged = activation(&key, "fp-gate-1");
+    forged.proof = Some(licet_client::wire::DeviceProof {
+        signature: licet_core::device_proof::prove(
+            &ed25519_dalek::SigningKey::from_bytes(&[6; 32]),
+            &challenge.nonce,
+            "fp-gate-1",
+        ),
+        nonce: challenge.nonce.clone(),
+    });
+    let refused = server.anon.activate(&forged).await.unwrap_err();
+    assert_eq!(refused.code(), Some("device_proof_invalid"), "{refused}");
+    // The genuine device still refreshes after all that.
+    device.refresh(&activated.device_id, None).await.unwrap();
+
+    // Re-activating with proof of the device key: same device, new token.
+    let mut proven = activation(&key, "fp-gate-1");
+    proven.proof = Some(licet_client::wire::DeviceProof {
+        signature: licet_core::device_proof::prove(
+            &ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+            &challenge.nonce,
+            "fp-gate-1",
+        ),
+        nonce: challenge.nonce,
+    });
+    let again = server.anon.activate(&proven).await.unwrap();
     assert_eq!(again.device_id, activated.device_id);
     assert_ne!(again.device_token, activated.device_token);
     let old = device

@@ -62,6 +62,7 @@ pub(crate) fn new_device(tenant: &TenantId, sub: &str, id: &str, fingerprint: &s
         hardware: serde_json::json!({"ram_mb": 8192}),
         token: credential(&format!("tok-{id}"), CredentialKind::Device, Some(tenant)),
         now: NOW,
+        key_proven: true,
     }
 }
 

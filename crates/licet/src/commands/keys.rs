@@ -56,8 +56,7 @@ pub fn certify(
         Some(text) => super::parse_time("--not-before", text)?,
         None => now,
     };
-    let not_after =
-        licet_core::time_after(not_before, time::Duration::days(i64::from(days)));
+    let not_after = licet_core::time_after(not_before, time::Duration::days(i64::from(days)));
     let certificate = trust::certify(&root, &key, now, not_before, not_after)?;
     write_or_print(out, &certificate)?;
     eprintln!(
@@ -71,7 +70,12 @@ pub fn certify(
 }
 
 /// Writes a root-signed revocation list.
-pub fn revoke(root: &Path, key_ids: &[String], serial: u64, out: Option<&Path>) -> Result<ExitCode> {
+pub fn revoke(
+    root: &Path,
+    key_ids: &[String],
+    serial: u64,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
     let root = keyfile::read_signing_key(root)?;
     let mut revoked = Vec::new();
     for id in key_ids {
@@ -108,9 +112,15 @@ pub fn show(file: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (root, list) = trust::inspect_revocations(&text).map_err(|e| {
-        anyhow::anyhow!("{} is neither a certificate nor a revocation list: {e}", file.display())
+        anyhow::anyhow!(
+            "{} is neither a certificate nor a revocation list: {e}",
+            file.display()
+        )
     })?;
-    println!("revocation list (NOT verified) signed by root {root}, serial {}", list.serial);
+    println!(
+        "revocation list (NOT verified) signed by root {root}, serial {}",
+        list.serial
+    );
     for id in list.revoked {
         println!("  revoked {id}");
     }
@@ -119,8 +129,9 @@ pub fn show(file: &Path) -> Result<ExitCode> {
 
 fn write_or_print(out: Option<&Path>, text: &str) -> Result<()> {
     match out {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
         None => {
             print!("{text}");
             Ok(())

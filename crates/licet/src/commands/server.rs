@@ -78,7 +78,10 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
             "signing_certificate = {}",
             path(&config.signing_certificate, "signing.cert")
         );
-        println!("revocations = {}", path(&config.revocations, "revocations.txt"));
+        println!(
+            "revocations = {}",
+            path(&config.revocations, "revocations.txt")
+        );
         if config.redis_url.is_some() {
             println!("redis_url = \"[redacted]\"");
         }

@@ -30,13 +30,16 @@ fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
     let keys = dir.path().join("keys");
     let out = licet(["keys", "new", "--out", path(&keys)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let pubkey = keys.join("signing.pub");
 
-    // 1. On the device: the request file.
+    // 1. On the device (provisioned with the issuer's key): the request file.
     let request = dir.path().join("req.json");
     let out = licet([
         "agent",
         "--config",
         path(&config),
+        "--pubkey",
+        path(&pubkey),
         "activation-request",
         "--out",
         path(&request),
@@ -75,7 +78,6 @@ fn an_air_gapped_device_is_activated_by_file_exchange_and_serves_checks() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     // 3. Back on the device.
-    let pubkey = keys.join("signing.pub");
     let out = licet([
         "agent",
         "--config",
@@ -202,6 +204,7 @@ fn print_config_redacts_secrets_and_an_exposed_listener_needs_a_token() {
         "LCT-SECRET",
         "--api-token",
         "tok",
+        "--dev-trust-on-first-use",
         "print-config",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -212,7 +215,18 @@ fn print_config_redacts_secrets_and_an_exposed_listener_needs_a_token() {
     );
     assert!(text.contains("license_key = \"(set)\""), "{text}");
 
-    let out = licet(["agent", "--listen", "0.0.0.0:8471", "print-config"]);
+    assert!(text.contains("dev_trust_on_first_use = true"), "{text}");
+    let out = licet(["agent", "print-config"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no trust anchor"), "{}", stderr(&out));
+
+    let out = licet([
+        "agent",
+        "--listen",
+        "0.0.0.0:8471",
+        "--dev-trust-on-first-use",
+        "print-config",
+    ]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("api_token"), "{}", stderr(&out));
 }

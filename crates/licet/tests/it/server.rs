@@ -177,6 +177,48 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
     let Some(url) = postgres() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("shared");
+    // On PostgreSQL a replica never invents a signing key of its own.
+    let refused = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["server", "init", "--data-dir", path(&data)])
+        .env("LICET_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("does not invent one on PostgreSQL")
+            && stderr(&refused).contains("licet keys certify"),
+        "{}",
+        stderr(&refused)
+    );
+    // The operator's way: an offline root certifies the key every replica signs with.
+    let root_dir = dir.path().join("offline-root");
+    for args in [
+        vec!["keys", "new-root", "--out", path(&root_dir)],
+        vec!["keys", "new", "--out", path(&data)],
+    ] {
+        let made = licet(args);
+        assert!(made.status.success(), "{}", stderr(&made));
+    }
+    let certified = licet([
+        "keys",
+        "certify",
+        "--root",
+        path(&root_dir.join("root.key")),
+        "--key",
+        path(&data.join("signing.pub")),
+        "--days",
+        "30",
+        "--out",
+        path(&data.join("signing.cert")),
+    ]);
+    assert!(certified.status.success(), "{}", stderr(&certified));
+    let mut pinned = licet_core::signing::Keyring::new();
+    pinned.add_root(
+        licet_core::signing::parse_public_key(
+            &std::fs::read_to_string(root_dir.join("root.pub")).unwrap(),
+        )
+        .unwrap(),
+    );
     let init = Command::new(env!("CARGO_BIN_EXE_licet"))
         .args(["server", "init", "--data-dir", path(&data)])
         .env("LICET_DATABASE_URL", &url)
@@ -213,9 +255,19 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
                 device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=".into(),
                 name: "box 1".into(),
                 hardware: None,
+                proof: None,
             })
             .await
             .unwrap();
+        let expect = licet_core::license::Expectations {
+            fingerprint: Some("fleet-box-1"),
+            now: Some(licet_host::clock::Clock::now(
+                &licet_host::clock::SystemClock,
+            )),
+            min_sequence: None,
+        };
+        licet_core::license::verify(&pinned, &activated.license, &expect)
+            .expect("a device pinned to the root accepts B's license");
         let mut last = 1;
         for round in 0..6 {
             let base = if round % 2 == 0 { &a.base } else { &b.base };
@@ -229,6 +281,8 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
                 "sequence {} after {last}",
                 refreshed.sequence
             );
+            licet_core::license::verify(&pinned, &refreshed.license, &expect)
+                .expect("a device pinned to the root accepts both replicas' licenses");
             last = refreshed.sequence;
         }
         assert_eq!(last, 7);

@@ -114,11 +114,15 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
     std::fs::write(
         &config,
         format!(
-            "server = {:?}\nlicense_key = {:?}\ndata_dir = {:?}\nidentity_root = {:?}\nlisten = \"127.0.0.1:0\"\n",
+            "server = {:?}\nlicense_key = {:?}\ndata_dir = {:?}\nidentity_root = {:?}\nlisten = \"127.0.0.1:0\"\ntrusted_roots = [{:?}]\n",
             server.base,
             subscription.license_key.clone().unwrap(),
             path(&dir.path().join("agent")),
             path(&dir.path().join("root")),
+            // The development root the server created in its data directory.
+            std::fs::read_to_string(server_data.join("root.pub"))
+                .unwrap()
+                .trim(),
         ),
     )
     .unwrap();
