@@ -13,4 +13,5 @@ mod openfeature;
 mod plan_hook;
 mod redis_publication;
 mod support;
+mod trust;
 mod usage;

@@ -239,16 +239,33 @@ pub fn provision_signing_key(data_dir: &std::path::Path, now: OffsetDateTime) {
     if data_dir.join("signing.cert").exists() {
         return;
     }
-    licet_host::files::create_private_dir(data_dir).unwrap();
-    let key = licet_host::keyfile::generate().unwrap();
-    licet_host::keyfile::write_signing_key(&data_dir.join("signing.key"), &key).unwrap();
-    let (root, _) = test_root();
-    let certificate = licet_core::trust::certify(
-        &root,
-        &key.verifying_key(),
-        now,
+    install_signing_key(
+        data_dir,
+        &licet_host::keyfile::generate().unwrap(),
+        &test_root().0,
         now - time::Duration::days(1),
         now + time::Duration::days(365),
+    );
+}
+
+/// Writes `key` as a server's signing key, certified by `root` for a window, replacing
+/// what was there (a rotation, as an operator does it between restarts).
+pub fn install_signing_key(
+    data_dir: &std::path::Path,
+    key: &ed25519_dalek::SigningKey,
+    root: &ed25519_dalek::SigningKey,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) {
+    licet_host::files::create_private_dir(data_dir).unwrap();
+    let _ = std::fs::remove_file(data_dir.join("signing.key"));
+    licet_host::keyfile::write_signing_key(&data_dir.join("signing.key"), key).unwrap();
+    let certificate = licet_core::trust::certify(
+        root,
+        &key.verifying_key(),
+        not_before,
+        not_before,
+        not_after,
     )
     .unwrap();
     std::fs::write(data_dir.join("signing.cert"), certificate).unwrap();
