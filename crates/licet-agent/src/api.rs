@@ -179,6 +179,15 @@ pub fn check(
             }
         }
     }
+    if let Some(amount) = request
+        .amount
+        .filter(|a| *a > licet_core::amount::MAX_WIRE_INTEGER)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`amount` {amount} is above {}, the largest amount Licet counts",
+            licet_core::amount::MAX_WIRE_INTEGER
+        )));
+    }
     let kind = current.snapshot.feature(&request.feature).map(|f| f.kind);
     Ok(match (kind, request.amount) {
         (Some(FeatureKind::Quota), Some(amount)) => {
@@ -459,12 +468,7 @@ fn usage_event(
             event.kind
         )));
     }
-    let quantity = event.quantity.as_u64().ok_or_else(|| {
-        bad(format!(
-            "`quantity` {} must be a non-negative integer in the meter's unit",
-            event.quantity
-        ))
-    })?;
+    let quantity = licet_core::amount::wire_quantity(&event.quantity).map_err(bad)?;
     let time = match &event.time {
         None => now,
         Some(text) => {

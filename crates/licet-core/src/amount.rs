@@ -167,3 +167,47 @@ impl Visitor<'_> for AmountVisitor {
         })
     }
 }
+
+/// The largest quantity, sequence or amount of money Licet takes on any ingestion path:
+/// 2^53 − 1, the largest integer every JSON parser (JavaScript's included) reads
+/// exactly. Anything larger is refused where it enters, so that no stored value can
+/// make a later sum overflow or a client misread it.
+pub const MAX_WIRE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Reads a quantity from JSON: an integer from 0 to [`MAX_WIRE_INTEGER`]. A number
+/// with no fractional part written as a float (`1.0`, as some clients send counts) is
+/// that integer; a fraction, a negative number or anything larger is refused.
+pub fn wire_quantity(value: &serde_json::Value) -> Result<u64, String> {
+    let refuse = || {
+        format!(
+            "quantity {value} must be a whole number from 0 to {MAX_WIRE_INTEGER} (count in a smaller unit)"
+        )
+    };
+    let serde_json::Value::Number(number) = value else {
+        return Err(refuse());
+    };
+    let quantity = match (number.as_u64(), number.as_f64()) {
+        (Some(integer), _) => integer,
+        (None, Some(float))
+            if float.fract() == 0.0 && (0.0..=MAX_WIRE_INTEGER as f64).contains(&float) =>
+        {
+            // Exact: a whole float within 2^53 converts without loss.
+            float as u64
+        }
+        _ => return Err(refuse()),
+    };
+    if quantity > MAX_WIRE_INTEGER {
+        return Err(refuse());
+    }
+    Ok(quantity)
+}
+
+/// Reads a signed amount (e.g. a cost in minor units) from JSON: an integer whose
+/// magnitude is at most [`MAX_WIRE_INTEGER`].
+pub fn wire_signed(value: &serde_json::Value) -> Result<i64, String> {
+    let limit = MAX_WIRE_INTEGER as i64;
+    value
+        .as_i64()
+        .filter(|v| (-limit..=limit).contains(v))
+        .ok_or_else(|| format!("{value} must be a whole number from -{limit} to {limit}"))
+}

@@ -5,6 +5,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use licet_core::amount::{MAX_WIRE_INTEGER, wire_quantity, wire_signed};
 use licet_core::catalog::Catalog;
 use licet_core::ids::{MeterId, TenantId};
 use licet_store::{Subscription, SubscriptionStatus};
@@ -65,12 +66,7 @@ pub fn check(
             names.join(", ")
         ));
     }
-    let quantity = event.quantity.as_u64().ok_or_else(|| {
-        format!(
-            "quantity {} is not a non-negative integer (count in a smaller unit)",
-            event.quantity
-        )
-    })?;
+    let quantity = wire_quantity(event.quantity)?;
     let occurred_at = match event.time {
         None => now,
         Some(text) => OffsetDateTime::parse(text, &Rfc3339)
@@ -99,16 +95,40 @@ pub fn check(
             ));
         }
         None => None,
-        Some(cost) => Some(
-            cost.as_i64()
-                .ok_or_else(|| format!("cost_minor {cost} is not an integer of minor units"))?,
-        ),
+        Some(cost) => Some(wire_signed(cost).map_err(|e| format!("cost_minor {e} (minor units)"))?),
     };
     Ok(Measured {
         quantity,
         occurred_at,
         cost_minor,
     })
+}
+
+/// Refuses a whole batch with 400 when any event carries a number out of range (a
+/// quantity that is negative, fractional or above 2^53 − 1, or such a cost): that is a
+/// broken client or an attack, not one bad event among good ones. Quantities that are
+/// not numbers at all are refused per event, by [`check`].
+pub fn refuse_out_of_range<'a>(
+    numbers: impl IntoIterator<Item = (usize, &'static str, Option<&'a serde_json::Value>)>,
+) -> Result<(), ApiError> {
+    for (index, field, value) in numbers {
+        let Some(value @ serde_json::Value::Number(_)) = value else {
+            continue;
+        };
+        let fits = if field == "quantity" {
+            wire_quantity(value).is_ok()
+        } else {
+            wire_signed(value).is_ok()
+        };
+        if !fits {
+            return Err(ApiError::InvalidRequest(format!(
+                "event {index}: `{field}` {value} is out of range: quantities are whole numbers \
+                 from 0 to {MAX_WIRE_INTEGER}, costs from -{MAX_WIRE_INTEGER} to {MAX_WIRE_INTEGER}; \
+                 nothing in this batch was stored"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A tenant's subscriptions with their catalogs, for routing back-end events to the

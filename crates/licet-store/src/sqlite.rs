@@ -558,7 +558,7 @@ impl Store for SqliteStore {
         meter: &str,
     ) -> Result<u64, StoreError> {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT sum(quantity) FROM usage_records WHERE tenant_id = ?1 AND meter = ?2 \
+            "SELECT CAST(total(quantity) AS INTEGER) FROM usage_records WHERE tenant_id = ?1 AND meter = ?2 \
              AND rejection IS NULL AND (?3 IS NULL OR device_id = ?3)",
         )
         .bind(tenant.as_str())
@@ -572,7 +572,7 @@ impl Store for SqliteStore {
     async fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError> {
         let length = i64::try_from(usage::key_length(query.window)).unwrap_or(10);
         let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT substr(occurred_at, 1, ?1) AS bucket, meter, sum(quantity), count(*) FROM usage_records \
+            "SELECT substr(occurred_at, 1, ?1) AS bucket, meter, CAST(total(quantity) AS INTEGER), count(*) FROM usage_records \
              WHERE tenant_id = ?2 AND occurred_at >= ?3 AND occurred_at < ?4 AND rejection IS NULL \
              AND (?5 IS NULL OR device_id = ?5) AND (?6 IS NULL OR camera_id = ?6) AND (?7 IS NULL OR meter = ?7) \
              GROUP BY bucket, meter ORDER BY bucket, meter",
@@ -607,7 +607,7 @@ impl Store for SqliteStore {
     ) -> Result<RatingQuantities, StoreError> {
         let (condition, period) = usage::booking_condition(booking, "?4");
         let sql = format!(
-            "SELECT meter, sum(quantity), coalesce(sum(cost_minor), 0) FROM usage_records \
+            "SELECT meter, CAST(total(quantity) AS INTEGER), CAST(total(cost_minor) AS INTEGER) FROM usage_records \
              WHERE subscription_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND rejection IS NULL \
              AND meter <> 'camera_day' AND {condition} GROUP BY meter"
         );

@@ -122,15 +122,27 @@ async fn an_invalid_event_refuses_the_request_and_records_nothing() {
     let cases = [
         (
             serde_json::json!({"type": "api_call", "quantity": -1}),
-            "non-negative integer",
+            "whole number from 0 to 9007199254740991",
         ),
         (
             serde_json::json!({"type": "api_call", "quantity": "ten"}),
-            "non-negative integer",
+            "whole number from 0 to 9007199254740991",
         ),
         (
             serde_json::json!({"type": "api_call", "quantity": 1.5}),
-            "non-negative integer",
+            "whole number from 0 to 9007199254740991",
+        ),
+        (
+            serde_json::json!({"type": "api_call", "quantity": u64::MAX}),
+            "whole number from 0 to 9007199254740991",
+        ),
+        (
+            serde_json::json!({"type": "api_call", "quantity": i64::MAX}),
+            "whole number from 0 to 9007199254740991",
+        ),
+        (
+            serde_json::json!({"type": "api_call", "quantity": 9_007_199_254_740_992_u64}),
+            "whole number from 0 to 9007199254740991",
         ),
         (
             serde_json::json!({"type": "api call!", "quantity": 1}),
@@ -165,6 +177,14 @@ async fn an_invalid_event_refuses_the_request_and_records_nothing() {
         stored(&device).is_empty(),
         "nothing of a refused request is stored"
     );
+    // A check that would consume u64::MAX of a quota is refused the same way.
+    let (status, answer) = api
+        .post(
+            "/v1/check",
+            serde_json::json!({"feature": "api_calls", "amount": u64::MAX}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
     api.stop().await;
 }
 

@@ -577,6 +577,12 @@ pub async fn brinkbyte_usage_batch(
         ))
         .into());
     }
+    crate::metering::refuse_out_of_range(body.events.iter().enumerate().flat_map(|(i, e)| {
+        [
+            (i, "quantity", e.get("quantity")),
+            (i, "cost_minor", e.pointer("/metadata/cost_minor")),
+        ]
+    }))?;
     let billing = Billing::load(&state, tenant).await?;
     let now = state.clock.now();
     let mut errors = Vec::new();

@@ -88,6 +88,27 @@ pub async fn upload(
             body.events.len()
         )));
     }
+    metering::refuse_out_of_range(body.events.iter().enumerate().flat_map(|(i, e)| {
+        [
+            (i, "quantity", Some(&e.quantity)),
+            (
+                i,
+                "cost_minor",
+                e.attributes.as_ref().and_then(|a| a.get("cost_minor")),
+            ),
+        ]
+    }))?;
+    if let Some(bad) = body
+        .events
+        .iter()
+        .find(|e| e.sequence > licet_core::amount::MAX_WIRE_INTEGER)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`sequence` {} is above {}; sequences count up from 1",
+            bad.sequence,
+            licet_core::amount::MAX_WIRE_INTEGER
+        )));
+    }
     if let Some(bad) = body.events.iter().find(|e| e.sequence == 0) {
         return Err(ApiError::InvalidRequest(format!(
             "`sequence` starts at 1 (an event of type {:?} has 0)",
@@ -277,6 +298,12 @@ pub async fn cloudevents(
             events.len()
         )));
     }
+    metering::refuse_out_of_range(events.iter().enumerate().flat_map(|(i, e)| {
+        [
+            (i, "quantity", e.pointer("/data/quantity")),
+            (i, "cost_minor", e.pointer("/data/cost_minor")),
+        ]
+    }))?;
     state.store.get_tenant(&tenant).await?;
     let billing = Billing::load(&state, &tenant).await?;
     let now = state.clock.now();

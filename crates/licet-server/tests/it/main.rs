@@ -9,6 +9,7 @@ mod bad_input;
 mod compat;
 mod isolation;
 mod metering;
+mod numbers;
 mod support;
 mod verdicts;
 mod walkthrough;

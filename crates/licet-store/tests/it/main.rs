@@ -93,6 +93,7 @@ conformance!(
     usage_series_buckets_by_window_and_narrows_by_device_and_camera,
     invoices_claim_usage_once_and_late_usage_goes_to_the_next,
     devices_count_in_the_months_they_were_active,
+    huge_stored_quantities_never_make_a_sum_fail,
 );
 
 #[test]
