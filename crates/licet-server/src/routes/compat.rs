@@ -183,8 +183,9 @@ fn limit(snapshot: &Snapshot, key: &str) -> i64 {
     }
 }
 
-/// The key's tenant; a different `tenant_id` in the body is refused.
-fn brinkbyte_tenant(caller: &Caller, claimed: &str) -> Result<TenantId, ApiError> {
+/// The key's tenant, if the key has `scope`; a different `tenant_id` in the body is
+/// refused.
+fn brinkbyte_tenant(caller: &Caller, claimed: &str, scope: &str) -> Result<TenantId, ApiError> {
     let Caller::Tenant { tenant, .. } = caller else {
         return Err(ApiError::Forbidden(
             "BrinkByte routes take the tenant's API key (lct_live_…)".into(),
@@ -196,6 +197,7 @@ fn brinkbyte_tenant(caller: &Caller, claimed: &str) -> Result<TenantId, ApiError
                 .into(),
         ));
     }
+    caller.require_tenant(tenant, scope)?;
     Ok(tenant.clone())
 }
 
@@ -205,7 +207,7 @@ pub async fn brinkbyte_validate(
     BrinkbyteCaller(caller): BrinkbyteCaller,
     BrinkbyteBody(body): BrinkbyteBody<BrinkbyteValidate>,
 ) -> Result<Json<BrinkbyteValidation>, BrinkbyteFailure> {
-    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "devices:read")?;
     let device = state
         .store
         .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
@@ -240,7 +242,7 @@ pub async fn brinkbyte_entitlement(
     BrinkbyteCaller(caller): BrinkbyteCaller,
     BrinkbyteBody(body): BrinkbyteBody<BrinkbyteEntitlementCheck>,
 ) -> Result<Json<BrinkbyteEntitlement>, BrinkbyteFailure> {
-    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "subscriptions:read")?;
     let key = if body.feature_category.is_empty() {
         body.feature_name.clone()
     } else {
@@ -292,7 +294,7 @@ pub async fn brinkbyte_heartbeat(
     BrinkbyteCaller(caller): BrinkbyteCaller,
     BrinkbyteBody(body): BrinkbyteBody<BrinkbyteHeartbeat>,
 ) -> Result<Json<BrinkbyteHeartbeatAck>, BrinkbyteFailure> {
-    let tenant = brinkbyte_tenant(&caller, &body.tenant_id)?;
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "devices:write")?;
     let device = state
         .store
         .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
@@ -570,6 +572,7 @@ pub async fn brinkbyte_usage_batch(
         )
         .into());
     };
+    caller.require_tenant(tenant, "usage:write")?;
     if body.events.is_empty() || body.events.len() > BRINKBYTE_BATCH_MAX {
         return Err(ApiError::InvalidRequest(format!(
             "`events`: send 1 to {BRINKBYTE_BATCH_MAX} events per batch (got {})",

@@ -63,7 +63,11 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
         .admin
         .create_api_key(&ApiKeyCreate {
             tenant_id: tenant.id.clone(),
-            scopes: vec!["devices:read".into()],
+            scopes: vec![
+                "devices:write".into(),
+                "subscriptions:read".into(),
+                "usage:write".into(),
+            ],
             expires_in_days: None,
         })
         .await
@@ -304,4 +308,98 @@ async fn foxsight_license_server_routes(server: &TestServer) {
     );
 }
 
-crate::on_both!(brinkbyte_billing_routes, foxsight_license_server_routes);
+/// Each BrinkByte route needs its scope: a key with every other scope is refused with
+/// 403 and nothing is stored; another tenant's key learns nothing.
+async fn brinkbyte_routes_enforce_scopes(server: &TestServer) {
+    let (tenant, subscription) = server.tenant_with("brinkbyte-vision", "base").await;
+    let device = server
+        .anon
+        .activate(&activation(
+            subscription.license_key.as_ref().unwrap(),
+            "bb-scopes",
+        ))
+        .await
+        .unwrap();
+    let (other, _) = server.tenant_with("brinkbyte-vision", "base").await;
+    let now = licet_core::time_text(licet_host::clock::Clock::now(
+        &licet_host::clock::SystemClock,
+    ));
+    let key_with = |tenant_id: String, scopes: Vec<&str>| {
+        let admin = server.admin.clone();
+        let scopes: Vec<String> = scopes.into_iter().map(str::to_owned).collect();
+        async move {
+            admin
+                .create_api_key(&ApiKeyCreate {
+                    tenant_id,
+                    scopes,
+                    expires_in_days: None,
+                })
+                .await
+                .unwrap()
+                .key
+        }
+    };
+    let all = [
+        "subscriptions:write",
+        "devices:write",
+        "usage:write",
+        "invoices:read",
+    ];
+    let routes = [
+        (
+            "/api/v1/licenses/validate",
+            "devices:read",
+            json!({"camera_id": "c", "tenant_id": tenant.id, "device_id": device.device_id}),
+        ),
+        (
+            "/api/v1/entitlements/check",
+            "subscriptions:read",
+            json!({"tenant_id": tenant.id, "feature_category": "analytics", "feature_name": "heatmap"}),
+        ),
+        (
+            "/api/v1/heartbeat",
+            "devices:write",
+            json!({"tenant_id": tenant.id, "device_id": device.device_id, "active_cameras": []}),
+        ),
+        (
+            "/api/v1/usage/batch",
+            "usage:write",
+            json!({"events": [{"tenant_id": tenant.id, "event_type": "api_call", "quantity": 1, "event_time": now}]}),
+        ),
+    ];
+    for (path, scope, body) in routes {
+        let family = scope.split(':').next().unwrap();
+        let lacking: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|s| !s.starts_with(family))
+            .collect();
+        let key = key_with(tenant.id.clone(), lacking).await;
+        let (status, answer) = post(server, Some(&key), path, body.clone()).await;
+        assert_eq!(status, 403, "{path} without {scope}: {answer}");
+        let key = key_with(tenant.id.clone(), vec![scope]).await;
+        let (status, answer) = post(server, Some(&key), path, body.clone()).await;
+        assert!(status < 300, "{path} with {scope}: {status} {answer}");
+        let foreign = key_with(other.id.clone(), all.to_vec()).await;
+        let (status, answer) = post(server, Some(&foreign), path, body).await;
+        // Refused outright, or (a batch) every event refused on its own.
+        assert!(
+            status == 403 || status == 404 || (status == 200 && answer["accepted_count"] == 0),
+            "{path} with another tenant's key: {status} {answer}"
+        );
+    }
+    // Only the batch sent with `usage:write` was stored.
+    let quotas = server.admin.quotas(&tenant.id).await.unwrap();
+    let api_calls = quotas
+        .quotas
+        .iter()
+        .find(|q| q.feature == "api_calls")
+        .unwrap();
+    assert_eq!(api_calls.used, 1, "{quotas:?}");
+}
+
+crate::on_both!(
+    brinkbyte_billing_routes,
+    foxsight_license_server_routes,
+    brinkbyte_routes_enforce_scopes
+);
