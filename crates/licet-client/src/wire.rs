@@ -598,6 +598,31 @@ pub struct ApiKeyCreated {
     pub key: String,
 }
 
+/// A tenant API key as listed (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    /// Key id (the 16 hex digits after `lct_live_`).
+    pub id: String,
+    /// The tenant it acts for.
+    pub tenant_id: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// When it was made.
+    pub created_at: String,
+    /// When it stops working by itself, if ever.
+    pub expires_at: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /v1/admin-token/rotate` response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AdminTokenRotated {
+    /// The new admin token (`lct_admin_…`), shown once; every earlier admin token is
+    /// revoked.
+    pub token: String,
+}
+
 /// Wire shapes of the products' own license services, served unchanged by Licet.
 pub mod compat {
     use serde::{Deserialize, Serialize};

@@ -85,6 +85,8 @@ pub enum Caller {
         tenant: TenantId,
         /// Its scopes.
         scopes: Vec<String>,
+        /// The key's id.
+        key_id: String,
     },
     /// A device. A revoked device token still identifies the device, so that the
     /// device can be told, with a signed verdict, that it was revoked; every route but
@@ -118,6 +120,7 @@ impl Caller {
             Caller::Tenant {
                 tenant: own,
                 scopes,
+                ..
             } if own == tenant => {
                 let write = scope.replace(":read", ":write");
                 if scopes.iter().any(|s| s == scope || *s == write) {
@@ -193,6 +196,7 @@ impl FromRequestParts<AppState> for Caller {
             (CredentialKind::Tenant, Some(tenant), _) if !revoked => Ok(Caller::Tenant {
                 tenant,
                 scopes: credential.scopes,
+                key_id: credential.id,
             }),
             (CredentialKind::Device, Some(tenant), Some(device)) => Ok(Caller::Device {
                 tenant,

@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use licet_core::ids::ProductId;
 use licet_core::signing::KeyId;
 use licet_host::clock::Clock;
@@ -67,24 +67,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
     // The signing material is checked before the database is touched: a replica that
     // would sign with the wrong key must not start at all.
     let (signer, created) = signer::Signer::load(config, config.database_url.is_none(), now)?;
-    let (url, sqlite_file) = match &config.database_url {
-        Some(url) => (url.expose_secret().to_owned(), None),
-        None => {
-            let file = config.data_dir.join("licet.db");
-            (format!("sqlite://{}", file.display()), Some(file))
-        }
-    };
-    let store = licet_store::open(&url).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the database ({}): {}",
-            redact(&url),
-            redact_all(&e.to_string(), &url)
-        )
-    })?;
-    if let Some(file) = sqlite_file {
-        licet_host::files::make_private_file(&file)
-            .with_context(|| format!("cannot make {} private", file.display()))?;
-    }
+    let store = open_store(config).await?;
     let key_id = signer.key_id().clone();
     store
         .register_signing_key(&SigningKeyRecord {
@@ -128,6 +111,46 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Opens (and migrates) the configured database; an SQLite file is made 0600.
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn licet_store::Store>> {
+    let (url, sqlite_file) = match &config.database_url {
+        Some(url) => (url.expose_secret().to_owned(), None),
+        None => {
+            let file = config.data_dir.join("licet.db");
+            (format!("sqlite://{}", file.display()), Some(file))
+        }
+    };
+    let store = licet_store::open(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database ({}): {}",
+            redact(&url),
+            redact_all(&e.to_string(), &url)
+        )
+    })?;
+    if let Some(file) = sqlite_file {
+        licet_host::files::make_private_file(&file)
+            .with_context(|| format!("cannot make {} private", file.display()))?;
+    }
+    Ok(store)
+}
+
+/// Recovers the admin: revokes every admin token and returns a new one. Needs what only
+/// an operator has — the data directory or the database URL — and no running server.
+pub async fn reset_admin_token(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<String> {
+    let store = open_store(config).await?;
+    let now = clock.now();
+    let (token, credential) = auth::mint(CredentialKind::Admin, None, None, vec![], now, None)
+        .map_err(|e| anyhow::anyhow!("cannot mint an admin token: {e:?}"))?;
+    store
+        .replace_admin_tokens(&credential, now)
+        .await
+        .context("cannot replace the admin tokens")?;
+    tracing::warn!(
+        "the admin token was reset from the command line; earlier admin tokens are revoked"
+    );
+    Ok(token)
 }
 
 /// `text` with every occurrence of the URL's password replaced (a driver's error may
@@ -243,6 +266,12 @@ pub fn router(state: AppState) -> Router {
             get(invoices::preview),
         )
         .route("/v1/api-keys", post(tenants::create_api_key))
+        .route("/v1/api-keys/{key_id}", delete(tenants::revoke_api_key))
+        .route(
+            "/v1/tenants/{tenant_id}/api-keys",
+            get(tenants::list_api_keys),
+        )
+        .route("/v1/admin-token/rotate", post(tenants::rotate_admin_token))
         // BrinkByte billing service, for BrinkByte's existing edge code.
         .route(
             "/api/v1/licenses/validate",

@@ -236,6 +236,26 @@ pub trait Store: Send + Sync + 'static {
     /// A credential by its public id.
     async fn find_credential(&self, id: &str) -> Result<Credential, StoreError>;
 
+    /// A tenant's API keys (tenant credentials), newest first, revoked ones included.
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<Credential>, StoreError>;
+
+    /// Revokes a tenant API key (`tenant`: only that tenant's). `NotFound` if there is
+    /// no such unrevoked key.
+    async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes every admin token and stores `replacement`, in one transaction: a
+    /// rotation, or the recovery of a lost token.
+    async fn replace_admin_tokens(
+        &self,
+        replacement: &Credential,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
     /// Registers a signing public key (idempotent).
     async fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 

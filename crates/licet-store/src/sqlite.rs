@@ -886,6 +886,55 @@ impl Store for SqliteStore {
         row.try_into()
     }
 
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<Credential>, StoreError> {
+        let rows: Vec<CredentialRow> = sqlx::query_as(
+            "SELECT id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at \
+             FROM credentials WHERE kind = 'tenant' AND tenant_id = ?1 ORDER BY created_at DESC, id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET revoked_at = ?1 WHERE id = ?2 AND kind = 'tenant' \
+             AND revoked_at IS NULL AND (?3 IS NULL OR tenant_id = ?3)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(tenant.map(TenantId::as_str))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn replace_admin_tokens(
+        &self,
+        replacement: &Credential,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = ?1 WHERE kind = 'admin' AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_credential(&mut tx, replacement, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signing_keys (key_id, public_key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (key_id) DO NOTHING",

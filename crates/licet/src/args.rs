@@ -270,6 +270,9 @@ pub enum ServerAction {
     Init,
     /// Print the effective configuration (secrets redacted) and exit.
     PrintConfig,
+    /// Revoke every admin token and print a new one as the last line (recovers a lost
+    /// token; needs the data directory or the database URL, not a running server).
+    ResetAdminToken,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod compat;
+mod credentials;
 mod isolation;
 mod metering;
 mod numbers;

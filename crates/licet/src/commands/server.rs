@@ -93,6 +93,12 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        if let Some(ServerAction::ResetAdminToken) = args.action {
+            let token = licet_server::reset_admin_token(&config, Arc::new(SystemClock)).await?;
+            println!("every earlier admin token is revoked; the new one (shown once):");
+            println!("{token}");
+            return Ok(ExitCode::SUCCESS);
+        }
         let prepared = licet_server::prepare(&config, Arc::new(SystemClock)).await?;
         if let Some(ServerAction::Init) = args.action {
             println!("data directory: {}", config.data_dir.display());

@@ -308,3 +308,34 @@ fn drop_schema(url: &str) {
             .unwrap();
     });
 }
+
+#[test]
+fn a_lost_admin_token_is_recovered_with_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, lines) = start(&data, None);
+    let old = lines[1].clone();
+    assert!(old.starts_with("lct_admin_"), "{lines:?}");
+    assert_eq!(terminate(server), 0);
+
+    let reset = licet(["server", "reset-admin-token", "--data-dir", path(&data)]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let new = stdout(&reset).lines().last().unwrap().to_owned();
+    assert!(new.starts_with("lct_admin_") && new != old);
+
+    let (server, _) = start(&data, None);
+    runtime().block_on(async {
+        let refused = Client::new(&server.base)
+            .with_token(&old)
+            .create_tenant("with the old token")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("unauthorized"), "{refused}");
+        Client::new(&server.base)
+            .with_token(&new)
+            .create_tenant("with the new token")
+            .await
+            .unwrap();
+    });
+    assert_eq!(terminate(server), 0);
+}
