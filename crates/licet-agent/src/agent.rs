@@ -268,6 +268,9 @@ impl Agent {
         };
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // A server that accepts and never answers fails the call, which the caller
+            // retries with backoff; it never holds a refresh (or shutdown) forever.
+            .timeout(std::time::Duration::from_secs(config.http_timeout_seconds))
             .build()
             .context("cannot build the HTTP client")?;
 

@@ -712,3 +712,70 @@ pub async fn require_token(
         ApiError::Unauthorized.into_response()
     }
 }
+
+/// Refuses requests whose `Host` is not this machine, while the API listens on loopback
+/// without a token: a web page the device's browser opens could otherwise reach the
+/// local API through a DNS name rebound to 127.0.0.1.
+pub async fn require_local_host(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if s.agent.config().api_token.is_some() {
+        return next.run(request).await;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if matches!(name, "localhost" | "127.0.0.1" | "[::1]" | "::1") {
+        return next.run(request).await;
+    }
+    ApiError::ForeignHost(format!(
+        "Host {host:?} is not this machine: the local API answers requests for localhost only \
+         (set api_token to serve other names)"
+    ))
+    .into_response()
+}
+
+/// Gives any error answer that is not JSON (a 413 from the body limit, a 405) the
+/// `{"error":{"code","message"}}` shape.
+pub async fn ensure_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status.as_u16() {
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        405 => "method_not_allowed",
+        _ => "http_error",
+    };
+    let message = status
+        .canonical_reason()
+        .unwrap_or("the request failed")
+        .to_owned();
+    let body = licet_client::wire::ErrorBody {
+        error: licet_client::wire::ErrorDetail {
+            code: code.into(),
+            message,
+            details: Vec::new(),
+        },
+        verdict: None,
+    };
+    (status, Json(body)).into_response()
+}

@@ -59,6 +59,9 @@ pub struct AgentConfig {
     pub identity_root: PathBuf,
     /// Usage events kept for upload at most; past it new events are refused (507).
     pub usage_max_backlog: u64,
+    /// Seconds any one call to the server may take before it counts as failed (and is
+    /// retried with backoff).
+    pub http_timeout_seconds: u64,
 }
 
 impl Default for AgentConfig {
@@ -82,6 +85,7 @@ impl Default for AgentConfig {
             name: None,
             identity_root: PathBuf::from("/"),
             usage_max_backlog: 5_000_000,
+            http_timeout_seconds: 30,
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct Redacted<'a> {
     catalog: Option<&'a std::path::Path>,
     name: Option<&'a str>,
     usage_max_backlog: u64,
+    http_timeout_seconds: u64,
 }
 
 fn set(secret: &Option<SecretString>) -> &'static str {
@@ -138,6 +143,7 @@ impl AgentConfig {
             catalog: self.catalog.as_deref(),
             name: self.name.as_deref(),
             usage_max_backlog: self.usage_max_backlog,
+            http_timeout_seconds: self.http_timeout_seconds,
         }
     }
 
@@ -159,6 +165,9 @@ impl AgentConfig {
                  For development only, dev_trust_on_first_use = true trusts whatever server the agent first reaches"
                     .into(),
             );
+        }
+        if self.http_timeout_seconds == 0 {
+            return Err("http_timeout_seconds = 0 would fail every call: give the seconds a call to the server may take, e.g. 30".into());
         }
         if !self.listen_tcp && self.socket.is_none() {
             return Err(

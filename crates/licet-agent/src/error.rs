@@ -16,6 +16,8 @@ pub enum ApiError {
     Unauthorized,
     /// Needs the local API token, and none is configured.
     TokenRequired(String),
+    /// The request names another host (DNS rebinding).
+    ForeignHost(String),
     /// No such camera (or other object).
     NotFound(String),
     /// The camera limit is reached.
@@ -50,7 +52,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::TokenRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::TokenRequired(_) | ApiError::ForeignHost(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::CameraLimitReached(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -68,6 +70,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request".into(),
             ApiError::Unauthorized => "unauthorized".into(),
             ApiError::TokenRequired(_) => "local_api_token_required".into(),
+            ApiError::ForeignHost(_) => "foreign_host".into(),
             ApiError::NotFound(_) => "not_found".into(),
             ApiError::CameraLimitReached(_) => "camera_limit_reached".into(),
             ApiError::Conflict { code, .. } => (*code).into(),
@@ -121,6 +124,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::InvalidRequest(m)
             | ApiError::TokenRequired(m)
+            | ApiError::ForeignHost(m)
             | ApiError::NotFound(m)
             | ApiError::CameraLimitReached(m)
             | ApiError::Conflict { message: m, .. }

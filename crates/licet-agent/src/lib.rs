@@ -87,7 +87,13 @@ pub fn router(agent: Agent) -> Router {
             state.clone(),
             api::require_token,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_local_host,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Outermost: a 413 from the body limit or a 405 still has the error shape.
+        .layer(axum::middleware::from_fn(api::ensure_shape))
         .with_state(state)
 }
 
@@ -105,6 +111,9 @@ pub async fn run(
     let agent = Agent::open(config, clock)?;
     serve(agent, listener, shutdown).await
 }
+
+/// How long in-flight work may take to finish after the shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// [`run`] for an agent that is already open.
 pub async fn serve(
@@ -161,11 +170,24 @@ pub async fn serve(
     }
     shutdown.await;
     let _ = stop_tx.send(true);
-    for server in servers {
-        server.await.context("the local API task panicked")??;
+    // Everything gets a short grace to finish what it is doing; whatever still waits
+    // after it (a call to a server that never answers, a client that keeps its
+    // connection open) is cancelled, so SIGTERM ends the agent within seconds.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    for mut server in servers {
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(joined) => joined.context("the local API task panicked")??,
+            Err(_) => {
+                tracing::warn!("cancelled local API connections still open at shutdown");
+                server.abort();
+            }
+        }
     }
-    for task in tasks {
-        let _ = task.await;
+    for mut task in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            tracing::warn!("cancelled a background task still waiting at shutdown");
+            task.abort();
+        }
     }
     agent.persist()?;
     tracing::info!("agent stopped; state persisted");

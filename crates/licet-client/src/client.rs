@@ -4,6 +4,9 @@ use crate::wire::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// How long [`Client::new`] waits for any one answer.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -49,10 +52,18 @@ pub struct Client {
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8470`).
     pub fn new(base: impl Into<String>) -> Client {
+        // Every call has a deadline: a server that accepts and never answers must not
+        // hold a command (or a test) forever. Builder failure means no TLS backend,
+        // which the plain client would hit as well.
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(DEFAULT_TIMEOUT)
+            .build()
+            .unwrap_or_default();
         Client {
             base: base.into().trim_end_matches('/').to_owned(),
             token: None,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 

@@ -177,7 +177,7 @@ impl FromRequestParts<AppState> for Caller {
         let credential = match state.store.find_credential(id).await {
             Ok(credential) => credential,
             Err(StoreError::NotFound) => return Err(invalid()),
-            Err(other) => return Err(ApiError::internal(other)),
+            Err(other) => return Err(other.into()),
         };
         let matches: bool = hash(secret)
             .as_bytes()

@@ -57,6 +57,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// The database is not reachable.
     NotReady(String),
+    /// The database cannot be reached right now; retry shortly.
+    DatabaseUnavailable,
     /// Anything else: logged, never shown.
     Internal(String),
 }
@@ -78,7 +80,9 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::TooManyDevices(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady(_) | ApiError::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::DatabaseUnavailable => "database_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -113,6 +118,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Unavailable(_) => ApiError::DatabaseUnavailable,
+            StoreError::InvalidInput(message) => {
+                ApiError::InvalidRequest(format!("a value was refused: {message}"))
+            }
             other => ApiError::internal(other),
         }
     }
@@ -165,6 +174,12 @@ impl IntoResponse for ApiError {
             ApiError::Refused {
                 message, verdict, ..
             } => (message, Vec::new(), verdict, None),
+            ApiError::DatabaseUnavailable => (
+                "the database is unavailable; retry in a few seconds".to_owned(),
+                Vec::new(),
+                None,
+                None,
+            ),
             ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
@@ -188,10 +203,76 @@ impl IntoResponse for ApiError {
         let pair =
             crate::routes::compat::ErrorPair(body.error.code.clone(), body.error.message.clone());
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("2"),
+            );
+        }
         response.extensions_mut().insert(pair);
         if let Some(detail) = internal {
             response.extensions_mut().insert(InternalDetail(detail));
         }
         response
     }
+}
+
+/// Gives any error answer that is not JSON (a 413 or 415 from a layer, a 405 from the
+/// router) the API's error shape, so a client has one shape to read.
+pub async fn ensure_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            format!(
+                "the request body is larger than {} bytes",
+                crate::BODY_LIMIT_BYTES
+            ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the body's Content-Type or Content-Encoding is not one this route reads (JSON, gzip)"
+                .into(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method; see /openapi.json".into(),
+        ),
+        other => (
+            "http_error",
+            other
+                .canonical_reason()
+                .unwrap_or("the request failed")
+                .to_owned(),
+        ),
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+            details: Vec::new(),
+        },
+        verdict: None,
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut shaped = (status, axum::Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
 }

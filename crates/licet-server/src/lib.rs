@@ -288,6 +288,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/licenses/validate", post(compat::foxsight_validate))
         .route("/api/licenses/heartbeat", post(compat::foxsight_heartbeat))
         .fallback(not_found)
+        // Innermost: sees the decompressed body, before any handler.
+        .layer(middleware::from_fn(refuse_nul))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         // Agents gzip their usage uploads; the body limit above applies to the
         // decompressed bytes, so a small bomb cannot grow past it.
@@ -297,7 +299,67 @@ pub fn router(state: AppState) -> Router {
             panic_response,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        // Outermost: whatever a layer below answered, a client gets the error shape.
+        .layer(middleware::from_fn(error::ensure_shape))
         .with_state(state)
+}
+
+/// Refuses NUL characters anywhere in a request (path, query, JSON body): PostgreSQL
+/// cannot store them in text, and no Licet field has a use for them. Reads the body
+/// once (it is bounded by [`BODY_LIMIT_BYTES`]) and hands the same bytes on.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse as _;
+    let nul = || {
+        error::ApiError::InvalidRequest(
+            "the request contains a NUL character (\\u0000 or %00); remove it".into(),
+        )
+        .into_response()
+    };
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("");
+    if target.to_ascii_lowercase().contains("%00") {
+        return nul();
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error::ApiError::TooLarge(format!(
+                "the request body is larger than {BODY_LIMIT_BYTES} bytes (after decompression)"
+            ))
+            .into_response();
+        }
+    };
+    if has_nul(&bytes) {
+        return nul();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// A raw NUL byte, or a JSON `\u0000` escape (one not itself escaped as `\\u0000`).
+fn has_nul(bytes: &[u8]) -> bool {
+    if bytes.contains(&0) {
+        return true;
+    }
+    let mut backslashes = 0usize;
+    for (i, byte) in bytes.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if *byte == b'u'
+            && backslashes % 2 == 1
+            && bytes.get(i + 1..i + 5).is_some_and(|h| h == b"0000")
+        {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -16,9 +16,16 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a hand-edited database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database cannot be reached now (connection refused, pool timed out); the
+    /// caller should answer "try again" and the pool recovers by itself.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused a value (e.g. a NUL character in text on PostgreSQL).
+    #[error("the database refused a value: {0}")]
+    InvalidInput(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Backend(#[from] sqlx::Error),
+    Backend(sqlx::Error),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -35,4 +42,23 @@ pub enum ConflictKind {
     DuplicateLicenseKey,
     /// An invoice for this month, or a later one, is already issued.
     InvoiceIssued,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            // 22021: invalid byte sequence (NUL), 22P05: untranslatable character.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) =>
+            {
+                StoreError::InvalidInput(db.message().to_owned())
+            }
+            _ => StoreError::Backend(error),
+        }
+    }
 }

@@ -216,7 +216,69 @@ async fn api_keys_are_scoped_and_expire(server: &TestServer) {
     );
 }
 
+/// NUL characters are refused before anything is stored (PostgreSQL could not store
+/// them), also without credentials through activation; oversized bodies and unknown
+/// encodings answer in the error shape.
+async fn nul_bytes_and_odd_bodies_are_refused_in_shape(server: &TestServer) {
+    let admin = server.admin_token.clone();
+    let (status, json) = post_raw(
+        server,
+        &admin,
+        "/v1/tenants",
+        br#"{"name": "Acme\u0000Parking"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(json["error"]["code"], "invalid_request");
+    assert!(json["error"]["message"].as_str().unwrap().contains("NUL"));
+    // An escaped backslash followed by u0000 is ordinary text.
+    let (status, json) = post_raw(
+        server,
+        &admin,
+        "/v1/tenants",
+        br#"{"name": "C:\\u0000 share"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{json}");
+    let (status, json) = post_raw(
+        server,
+        "",
+        "/v1/activations",
+        br#"{"license_key": "LCT-AAAAA-AAAAA-AAAAA-AAAAA", "fingerprint": "fp\u0000", "device_public_key": "ed25519:x", "name": "n"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    let response = server
+        .http()
+        .get(format!("{}/v1/tenants/ten%00x", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["error"]["code"], "invalid_request");
+
+    let (status, json) = post_raw(server, &admin, "/v1/tenants", vec![b' '; 2 * 1024 * 1024]).await;
+    assert_eq!(status, 413, "{json}");
+    assert_eq!(json["error"]["code"], "body_too_large");
+    let response = server
+        .http()
+        .post(format!("{}/v1/tenants", server.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["error"]["code"], "unsupported_media_type", "{json}");
+}
+
 crate::on_both!(
+    nul_bytes_and_odd_bodies_are_refused_in_shape,
     malformed_requests_are_refused_with_a_code,
     license_keys_and_subscriptions_are_checked_before_anything_is_stored,
     api_keys_are_scoped_and_expire,
