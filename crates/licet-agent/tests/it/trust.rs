@@ -438,3 +438,59 @@ async fn importing_over_the_local_api_needs_a_configured_token() {
     assert_eq!(body["error"]["code"], "local_api_token_required", "{body}");
     api.stop().await;
 }
+
+#[tokio::test]
+async fn the_loopback_api_refuses_foreign_hosts_and_answers_in_shape() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("rebinding-box");
+    let agent = crate::support::offline_agent(
+        &device,
+        "gate-control",
+        licet_core::resolve::Subscription::plan("standard"),
+        clock,
+        |_| {},
+    );
+    let api = LocalApi::start(agent).await;
+    let status_with_host = |host: &'static str| {
+        let request = api
+            .http
+            .get(format!("{}/v1/status", api.base))
+            .header("host", host);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // A page on a name rebound to 127.0.0.1 sends its own name as Host.
+    let (status, body) = status_with_host("attacker.example:8471").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "foreign_host");
+    let (status, body) = status_with_host("localhost:8471").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = status_with_host("127.0.0.1").await;
+    assert_eq!(status, 200);
+
+    // Too large, and the wrong method: still the error shape.
+    let response = api
+        .http
+        .post(format!("{}/v1/usage", api.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large", "{body}");
+    let response = api
+        .http
+        .delete(format!("{}/v1/status", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    api.stop().await;
+}

@@ -230,3 +230,96 @@ fn print_config_redacts_secrets_and_an_exposed_listener_needs_a_token() {
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("api_token"), "{}", stderr(&out));
 }
+
+/// A server that accepts connections and never answers: the agent's call times out and
+/// is retried with backoff, and SIGTERM ends the agent within seconds even while a call
+/// is waiting on that server.
+#[test]
+#[allow(clippy::disallowed_methods)] // Real elapsed time is what this test measures.
+fn a_server_that_never_answers_cannot_hold_the_agent() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in silent.incoming() {
+            held.push(connection);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_config(dir.path());
+    let base = std::fs::read_to_string(&config).unwrap();
+    let start = |timeout: u64| {
+        std::fs::write(
+            &config,
+            format!(
+                "{base}server = \"http://{address}\"\nlicense_key = \"LCT-AAAAA-AAAAA-AAAAA-AAAAA\"\nhttp_timeout_seconds = {timeout}\ndev_trust_on_first_use = true\n"
+            ),
+        )
+        .unwrap();
+        let mut agent = Command::new(env!("CARGO_BIN_EXE_licet"))
+            .args(["agent", "--config", path(&config)])
+            .env("LICET_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        let stderr = agent.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let _ = lines_tx.send(line.unwrap_or_default());
+            }
+        });
+        (agent, lines_rx)
+    };
+    let stop_within_5s = |mut agent: std::process::Child| {
+        let pid = agent.id().to_string();
+        let stopping = Instant::now();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        loop {
+            if let Some(status) = agent.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(0));
+                return;
+            }
+            assert!(
+                stopping.elapsed() < Duration::from_secs(5),
+                "the agent did not stop within 5 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // A one-second timeout: the first attempt fails by itself and is retried later.
+    let (agent, lines) = start(1);
+    let started = Instant::now();
+    let retry = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the agent logs the failed attempt");
+        if line.contains("activation failed, retrying in") {
+            break line;
+        }
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the call timed out after {:?}",
+        started.elapsed()
+    );
+    assert!(retry.contains("cannot reach the server"), "{retry}");
+    stop_within_5s(agent);
+
+    // A long timeout: SIGTERM arrives while the call still waits, and cancels it.
+    let (agent, _lines) = start(120);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop_within_5s(agent);
+}
