@@ -11,6 +11,7 @@ mod credentials;
 mod isolation;
 mod metering;
 mod numbers;
+mod outage;
 mod support;
 mod verdicts;
 mod walkthrough;

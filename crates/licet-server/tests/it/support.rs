@@ -96,6 +96,11 @@ impl TestServer {
         Some(server)
     }
 
+    /// A server for a configuration the test made (e.g. its own database).
+    pub async fn start_with_config(config: &ServerConfig, dir: tempfile::TempDir) -> TestServer {
+        TestServer::start_with_clock(config, dir, Arc::new(SystemClock)).await
+    }
+
     async fn start_with_clock(
         config: &ServerConfig,
         dir: tempfile::TempDir,
