@@ -266,13 +266,18 @@ impl Agent {
                 )
             }
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
+        let mut http =
+            reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10));
+        if config.http_timeout_seconds > 0 {
             // A server that accepts and never answers fails the call, which the caller
             // retries with backoff; it never holds a refresh (or shutdown) forever.
-            .timeout(std::time::Duration::from_secs(config.http_timeout_seconds))
-            .build()
-            .context("cannot build the HTTP client")?;
+            http = http.timeout(std::time::Duration::from_secs(config.http_timeout_seconds));
+        } else {
+            tracing::warn!(
+                "http_timeout_seconds = 0: calls to the server have no deadline (meant for tests only)"
+            );
+        }
+        let http = http.build().context("cannot build the HTTP client")?;
 
         let mut keyring = Keyring::new();
         for text in &config.trusted_roots {

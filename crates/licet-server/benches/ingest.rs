@@ -73,6 +73,12 @@ async fn run() {
         database_url: Some(secrecy::SecretString::from(scoped.clone())),
         catalog_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/catalogs").into()),
         heartbeat_interval_seconds: 300,
+        // A load generator is one address making thousands of activations and calls.
+        rate_limits: licet_server::limits::RateLimits {
+            activations_per_minute: 10_000_000,
+            failed_auth_per_minute: 1000,
+            requests_per_credential_per_minute: 100_000_000,
+        },
         ..ServerConfig::default()
     };
     // Every replica signs with provisioned key material (on PostgreSQL the server

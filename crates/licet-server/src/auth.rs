@@ -7,6 +7,7 @@
 //! always comes from its credential, never from the request body.
 
 use crate::error::ApiError;
+use crate::limits::Class;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -171,12 +172,14 @@ impl FromRequestParts<AppState> for Caller {
         .find_map(|kind| token.strip_prefix(prefix(kind)).map(|rest| (kind, rest)))
         .ok_or_else(|| unauthorized("not a Licet token (lct_admin_…, lct_live_… or lct_dev_…)"))?;
         if rest.len() != ID_LEN + SECRET_LEN || !rest.is_ascii() {
-            return Err(invalid());
+            return Err(failed(state, parts, None, invalid()).await);
         }
         let (id, secret) = rest.split_at(ID_LEN);
         let credential = match state.store.find_credential(id).await {
             Ok(credential) => credential,
-            Err(StoreError::NotFound) => return Err(invalid()),
+            Err(StoreError::NotFound) => {
+                return Err(failed(state, parts, Some(id), invalid()).await);
+            }
             Err(other) => return Err(other.into()),
         };
         let matches: bool = hash(secret)
@@ -184,12 +187,19 @@ impl FromRequestParts<AppState> for Caller {
             .ct_eq(credential.secret_hash.as_bytes())
             .into();
         if !matches || credential.kind != kind {
-            return Err(invalid());
+            return Err(failed(state, parts, Some(id), invalid()).await);
         }
         let now = state.clock.now();
         if credential.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid());
         }
+        // Every credential has a generous ceiling of its own: one leaked or looping
+        // client cannot take the server from everyone else.
+        state
+            .limiter
+            .check(Class::Credential, id, now)
+            .await
+            .map_err(ApiError::RateLimited)?;
         let revoked = credential.revoked_at.is_some();
         match (kind, credential.tenant, credential.device) {
             (CredentialKind::Admin, _, _) if !revoked => Ok(Caller::Admin),
@@ -205,6 +215,61 @@ impl FromRequestParts<AppState> for Caller {
             }),
             _ => Err(invalid()),
         }
+    }
+}
+
+/// A failed credential check: counted against the client's address and the key id it
+/// named, so that guessing secrets is throttled (429) long before it could succeed.
+/// Only failures count against a key id, so a guesser cannot lock out the real key.
+async fn failed(
+    state: &AppState,
+    parts: &Parts,
+    key_id: Option<&str>,
+    error: ApiError,
+) -> ApiError {
+    let now = state.clock.now();
+    let address = client_address(parts);
+    let mut limited = state
+        .limiter
+        .check(Class::FailedAuthByAddress, &address, now)
+        .await
+        .err();
+    if let Some(id) = key_id {
+        if let Err(by_key) = state.limiter.check(Class::FailedAuthByKey, id, now).await {
+            limited = Some(by_key);
+        }
+    }
+    match limited {
+        Some(limited) => {
+            tracing::warn!(
+                address,
+                key_id,
+                "throttled repeated failed credential checks"
+            );
+            ApiError::RateLimited(limited)
+        }
+        None => error,
+    }
+}
+
+/// The client's address (the TCP peer), which address-keyed limits count by. Behind a
+/// reverse proxy every client has the proxy's address: give the proxy its own limits.
+pub fn client_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+}
+
+/// The client's address, as an extractor.
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
     }
 }
 

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// Redis (`redis://…`) for rate limits shared across replicas; unset: in-process.
     #[serde(default)]
     pub redis_url: Option<SecretString>,
+    /// Rate limits on this API (`[rate_limits]` in the file).
+    #[serde(default)]
+    pub rate_limits: crate::limits::RateLimits,
 }
 
 impl ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             signing_certificate: None,
             revocations: None,
             redis_url: None,
+            rate_limits: crate::limits::RateLimits::default(),
         }
     }
 }

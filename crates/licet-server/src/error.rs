@@ -59,6 +59,8 @@ pub enum ApiError {
     NotReady(String),
     /// The database cannot be reached right now; retry shortly.
     DatabaseUnavailable,
+    /// Too many requests of a kind; retry after the time given.
+    RateLimited(crate::limits::Limited),
     /// Anything else: logged, never shown.
     Internal(String),
 }
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::TooManyDevices(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) | ApiError::DatabaseUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotReady(_) => "not_ready",
             ApiError::DatabaseUnavailable => "database_unavailable",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -155,6 +159,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code().to_owned();
+        let mut limits = None;
         let (message, details, verdict, internal) = match self {
             ApiError::Internal(detail) => (
                 "internal error; the server logged the cause".to_owned(),
@@ -180,6 +185,20 @@ impl IntoResponse for ApiError {
                 None,
                 None,
             ),
+            ApiError::RateLimited(limited) => {
+                limits = Some(limited);
+                (
+                    format!(
+                        "too many requests ({} per minute for {}); retry in {} s",
+                        limited.per_minute,
+                        limited.class.name(),
+                        limited.retry_after
+                    ),
+                    Vec::new(),
+                    None,
+                    None,
+                )
+            }
             ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
@@ -203,6 +222,27 @@ impl IntoResponse for ApiError {
         let pair =
             crate::routes::compat::ErrorPair(body.error.code.clone(), body.error.message.clone());
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(limited) = limits {
+            // RFC 9110 Retry-After, and the IETF RateLimit header fields
+            // (draft-ietf-httpapi-ratelimit-headers): the policy and what is left.
+            let headers = response.headers_mut();
+            let name = limited.class.name();
+            for (header, value) in [
+                ("retry-after", limited.retry_after.to_string()),
+                (
+                    "ratelimit-policy",
+                    format!("\"{name}\";q={};w=60", limited.per_minute),
+                ),
+                (
+                    "ratelimit",
+                    format!("\"{name}\";r=0;t={}", limited.retry_after),
+                ),
+            ] {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    headers.insert(header, value);
+                }
+            }
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 mod invoicing;
 mod issuance;
+pub mod limits;
 pub mod metering;
 pub mod metrics;
 mod openapi;
@@ -77,9 +78,14 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         })
         .await
         .context("cannot register the signing key")?;
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => Some(connect_redis(url.expose_secret()).await?),
+    };
     let state = AppState {
         store,
         signer: Arc::new(signer),
+        limiter: limits::Limiter::new(config.rate_limits, redis),
         clock,
         catalogs: Default::default(),
         metrics: Default::default(),
@@ -110,6 +116,28 @@ fn redact(url: &str) -> String {
             format!("{}://…@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+/// Connects to Redis for shared rate limits. A Redis that is configured but unreachable
+/// at start is an error (a typo should not silently weaken the limits); one that goes
+/// away later only makes the limits local (see [`limits`]).
+async fn connect_redis(url: &str) -> Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url).map_err(|e| {
+        anyhow::anyhow!(
+            "redis_url is not a Redis URL: {}",
+            redact_all(&e.to_string(), url)
+        )
+    })?;
+    let connect = redis::aio::ConnectionManager::new(client);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+        Ok(Ok(manager)) => Ok(manager),
+        Ok(Err(error)) => anyhow::bail!(
+            "cannot reach Redis at {}: {}",
+            redact(url),
+            redact_all(&error.to_string(), url)
+        ),
+        Err(_) => anyhow::bail!("cannot reach Redis at {} within 5 s", redact(url)),
     }
 }
 
@@ -400,8 +428,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server stopped with an error")
+    // The client's address is what activation and failed-credential limits key on.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("the server stopped with an error")
 }

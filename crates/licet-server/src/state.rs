@@ -28,6 +28,8 @@ pub struct AppState {
     pub catalogs: Arc<CatalogCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Rate limits on this API.
+    pub limiter: Arc<crate::limits::Limiter>,
     /// Seconds between heartbeats.
     pub heartbeat_interval_seconds: u64,
 }

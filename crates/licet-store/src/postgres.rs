@@ -582,7 +582,7 @@ impl Store for PgStore {
         meter: &str,
     ) -> Result<u64, StoreError> {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT LEAST(sum(quantity), 9223372036854775807)::BIGINT FROM usage_records WHERE tenant_id = $1 AND meter = $2 \
+            "SELECT LEAST(coalesce(sum(quantity), 0), 9223372036854775807)::BIGINT FROM usage_records WHERE tenant_id = $1 AND meter = $2 \
              AND rejection IS NULL AND ($3::TEXT IS NULL OR device_id = $3)",
         )
         .bind(tenant.as_str())
@@ -597,7 +597,7 @@ impl Store for PgStore {
         let length = i32::try_from(usage::key_length(query.window)).unwrap_or(10);
         let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
             "SELECT left(to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), $1) AS bucket, meter, \
-             LEAST(sum(quantity), 9223372036854775807)::BIGINT, count(*) FROM usage_records \
+             LEAST(coalesce(sum(quantity), 0), 9223372036854775807)::BIGINT, count(*) FROM usage_records \
              WHERE tenant_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND rejection IS NULL \
              AND ($5::TEXT IS NULL OR device_id = $5) AND ($6::TEXT IS NULL OR camera_id = $6) \
              AND ($7::TEXT IS NULL OR meter = $7) \
@@ -633,7 +633,7 @@ impl Store for PgStore {
     ) -> Result<RatingQuantities, StoreError> {
         let (condition, period) = usage::booking_condition(booking, "$4");
         let sql = format!(
-            "SELECT meter, LEAST(sum(quantity), 9223372036854775807)::BIGINT, \
+            "SELECT meter, LEAST(coalesce(sum(quantity), 0), 9223372036854775807)::BIGINT, \
              GREATEST(LEAST(coalesce(sum(cost_minor), 0), 9223372036854775807), -9223372036854775807)::BIGINT FROM usage_records \
              WHERE subscription_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND rejection IS NULL \
              AND meter <> 'camera_day' AND {condition} GROUP BY meter"

@@ -64,10 +64,12 @@ impl TestServer {
             });
         });
         let (base, token) = ready_rx.recv().unwrap();
+        // No request deadline: tests run on tokio's paused clock (see `Device::config`).
+        let client = Client::with_http(&base, reqwest::Client::new());
         TestServer {
             admin: match &token {
-                Some(token) => Client::new(&base).with_token(token),
-                None => Client::new(&base),
+                Some(token) => client.with_token(token),
+                None => client,
             },
             admin_token: token,
             base,
@@ -148,6 +150,9 @@ impl Device {
             identity_root: self.dir.path().join("root"),
             listen: "127.0.0.1:0".parse().unwrap(),
             trusted_roots: vec![test_root().1],
+            // Tests drive the agent with tokio's paused clock, under which any request
+            // deadline would fire at once; timeouts are tested with a real process.
+            http_timeout_seconds: 0,
             ..AgentConfig::default()
         }
     }

@@ -358,10 +358,6 @@ async fn a_suspension_sticks_until_a_newer_license_from_the_server_lifts_it() {
     let agent = device.open(config.clone(), clock.clone());
     let api = LocalApi::start(agent.clone()).await;
     wait_for_state(&agent, LicenseState::Active).await;
-    let held: String = rusqlite::Connection::open(device.data_dir().join("agent.db"))
-        .unwrap()
-        .query_row("SELECT armored FROM license", [], |r| r.get(0))
-        .unwrap();
 
     server
         .admin
@@ -370,6 +366,11 @@ async fn a_suspension_sticks_until_a_newer_license_from_the_server_lifts_it() {
         .unwrap();
     assert!(agent.sync().await.is_err());
     assert_eq!(agent.current().report.state, LicenseState::Suspended);
+    // The newest license the device holds (the refresh loop may have taken several).
+    let held: String = rusqlite::Connection::open(device.data_dir().join("agent.db"))
+        .unwrap()
+        .query_row("SELECT armored FROM license", [], |r| r.get(0))
+        .unwrap();
 
     // Re-importing the license the device already held, over the local API (with the
     // token) and as `licet agent import-license` does it, changes nothing.

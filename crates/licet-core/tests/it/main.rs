@@ -9,3 +9,4 @@ mod license;
 mod properties;
 mod rating;
 mod support;
+mod trust;

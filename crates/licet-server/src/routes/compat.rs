@@ -351,8 +351,18 @@ async fn foxsight_license(
 /// Foxsight: activate an installation with its license key and hardware id.
 pub async fn foxsight_activate(
     State(state): State<AppState>,
+    crate::auth::ClientAddress(address): crate::auth::ClientAddress,
     FoxsightBody(body): FoxsightBody<FoxsightActivate>,
 ) -> Result<(StatusCode, Json<FoxsightEnvelope<FoxsightActivated>>), FoxsightFailure> {
+    state
+        .limiter
+        .check(
+            crate::limits::Class::Activation,
+            &address,
+            state.clock.now(),
+        )
+        .await
+        .map_err(ApiError::RateLimited)?;
     let name = body
         .installation_id
         .clone()

@@ -2,9 +2,10 @@
 //! deactivation and listings.
 
 use super::{Body, Id, bounded, time_text};
-use crate::auth::{Caller, mint};
+use crate::auth::{Caller, ClientAddress, mint};
 use crate::error::ApiError;
 use crate::issuance::{bought, inactive, license_for, refusal, signed_refusal};
+use crate::limits::Class;
 use crate::metrics::bump;
 use crate::state::AppState;
 use axum::Json;
@@ -49,8 +50,15 @@ fn view(device: Device) -> DeviceView {
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn activate(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Body(body): Body<ActivationRequest>,
 ) -> Result<(StatusCode, Json<ActivationResponse>), ApiError> {
+    // Before anything else: guessing license keys is throttled per address.
+    state
+        .limiter
+        .check(Class::Activation, &address, state.clock.now())
+        .await
+        .map_err(ApiError::RateLimited)?;
     let device_key = licet_core::signing::parse_public_key(&body.device_public_key)
         .map_err(|e| ApiError::InvalidRequest(format!("`device_public_key`: {e}")))?;
     let key_proven = match &body.proof {
@@ -105,7 +113,13 @@ const CHALLENGE_SECONDS: i64 = 300;
     responses((status = 200, body = ActivationChallenge)))]
 pub async fn challenge(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Json<ActivationChallenge>, ApiError> {
+    state
+        .limiter
+        .check(Class::Activation, &address, state.clock.now())
+        .await
+        .map_err(ApiError::RateLimited)?;
     let mut random = [0u8; 16];
     licet_host::random::fill(&mut random).map_err(ApiError::internal)?;
     let expires_at = state.clock.now() + time::Duration::seconds(CHALLENGE_SECONDS);

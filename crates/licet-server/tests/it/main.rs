@@ -9,6 +9,7 @@ mod bad_input;
 mod compat;
 mod credentials;
 mod isolation;
+mod limits;
 mod metering;
 mod numbers;
 mod outage;

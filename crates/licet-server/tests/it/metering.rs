@@ -81,7 +81,7 @@ async fn cloudevents_are_stored_once_and_bad_ones_refused_alone(
     let batch = json!([
         cloud_event("e-1", "api_call", json!({"quantity": 120})),
         cloud_event("e-2", "sms_sent", json!({"quantity": 2, "cost_minor": 14})),
-        cloud_event("e-3", "api_call", json!({"quantity": -3})),
+        cloud_event("e-3", "api_call", json!({"quantity": "-3"})),
         cloud_event("e-4", "teleport", json!({"quantity": 1})),
         {"specversion": "0.3", "id": "e-5", "source": "x", "type": "api_call", "data": {"quantity": 1}},
         {"specversion": "1.0", "id": "e-6", "source": "x", "type": "api_call", "time": "2026-10-22T09:00:00Z", "data": {"quantity": 1}},
@@ -115,7 +115,7 @@ async fn cloudevents_are_stored_once_and_bad_ones_refused_alone(
         [(2, "e-3"), (3, "e-4"), (4, "e-5"), (5, "e-6"), (6, "e-7")]
     );
     for (fragment, (_, _, reason)) in [
-        "non-negative integer",
+        "whole number",
         "unknown meter \"teleport\"",
         "CloudEvents 1.0",
         "24 h ahead",
@@ -274,7 +274,7 @@ async fn brinkbyte_usage_batches_answer_in_brinkbytes_shape(
     let batch = json!({"events": [
         event("api_call", json!(40), "2026-10-20T08:30:00Z"),
         foreign,
-        event("api_call", json!(2.5), "2026-10-20T08:30:00Z"),
+        event("api_call", json!("2.5"), "2026-10-20T08:30:00Z"),
         event("api_call", json!(7), "last tuesday"),
         event("api_call", json!(60), "2026-10-20T08:31:00Z"),
         {"event_type": "api_call"},
@@ -301,10 +301,9 @@ async fn brinkbyte_usage_batches_answer_in_brinkbytes_shape(
             .collect::<Vec<_>>(),
         [1, 2, 3, 5]
     );
-    for (error, fragment) in
-        errors
-            .iter()
-            .zip(["tenant", "non-negative integer", "RFC 3339", "malformed"])
+    for (error, fragment) in errors
+        .iter()
+        .zip(["tenant", "whole number", "RFC 3339", "malformed"])
     {
         let mut fields: Vec<&String> = error.as_object().unwrap().keys().collect();
         fields.sort();

@@ -89,6 +89,12 @@ impl TestServer {
             database_url: database_url.map(SecretString::from),
             catalog_dir: Some(repo().join("examples/catalogs")),
             heartbeat_interval_seconds: 60,
+            // Tests activate many devices from one address; limits are tested alone.
+            rate_limits: licet_server::limits::RateLimits {
+                activations_per_minute: 100_000,
+                failed_auth_per_minute: 100_000,
+                requests_per_credential_per_minute: 1_000_000,
+            },
             ..ServerConfig::default()
         };
         let mut server = TestServer::start_with_clock(&config, dir, clock).await;

@@ -85,6 +85,19 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
         if config.redis_url.is_some() {
             println!("redis_url = \"[redacted]\"");
         }
+        println!("[rate_limits]");
+        println!(
+            "activations_per_minute = {}",
+            config.rate_limits.activations_per_minute
+        );
+        println!(
+            "failed_auth_per_minute = {}",
+            config.rate_limits.failed_auth_per_minute
+        );
+        println!(
+            "requests_per_credential_per_minute = {}",
+            config.rate_limits.requests_per_credential_per_minute
+        );
         return Ok(ExitCode::SUCCESS);
     }
     init_logging();
