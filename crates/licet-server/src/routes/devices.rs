@@ -46,8 +46,9 @@ fn view(device: Device) -> DeviceView {
 /// Activates a device with a license key: device id, device token (shown once) and the
 /// signed license. The same fingerprint again is the same device (with a new token).
 #[utoipa::path(post, path = "/v1/activations", tag = "devices", request_body = ActivationRequest,
-    responses((status = 201, body = ActivationResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = ActivationResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn activate(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -110,7 +111,7 @@ const CHALLENGE_SECONDS: i64 = 300;
 /// A nonce for a device to sign, proving it holds its key (needed to re-activate a
 /// device that is already active with that key).
 #[utoipa::path(post, path = "/v1/activations/challenge", tag = "devices",
-    responses((status = 200, body = ActivationChallenge)))]
+    responses((status = 200, body = ActivationChallenge), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn challenge(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,

@@ -149,7 +149,7 @@ fn key_view(credential: licet_store::Credential) -> ApiKeyView {
 /// A tenant's API keys (never their secrets), revoked ones included.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/api-keys", tag = "tenants",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = Vec<ApiKeyView>), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_api_keys(
@@ -167,7 +167,7 @@ pub async fn list_api_keys(
 /// leaked can be killed by whoever holds it).
 #[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "tenants",
     params(("key_id" = String, Path, description = "The key id: 16 hex digits after lct_live_")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
