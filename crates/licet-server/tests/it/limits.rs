@@ -132,24 +132,34 @@ async fn the_limit_holds_across_two_servers_sharing_redis() {
         }
         _ => return,
     };
-    // A client address of its own, so that earlier runs' windows do not interfere.
-    let octet = u8::try_from(std::process::id() % 200 + 20).unwrap();
-    let address = [127, 0, 1, octet];
     let a = server(8, Some(&redis)).await;
     let b = server(8, Some(&redis)).await;
     let wrong = activation("LCT-7KQ2M-PX9TD-4RW8N-HC3VZ", "guess");
-    let http = from(address);
-    let mut statuses = Vec::new();
-    for i in 0..12 {
-        let base = if i % 2 == 0 { &a.base } else { &b.base };
-        statuses.push(activate(&http, base, &wrong).await.status().as_u16());
+    let minute =
+        || licet_host::clock::Clock::now(&licet_host::clock::SystemClock).unix_timestamp() / 60;
+    // The shared count is per minute: a burst that straddles a minute boundary is run
+    // again, from another address.
+    for attempt in 0..3u32 {
+        // A client address of its own, so that earlier runs' windows do not interfere.
+        let octet = u8::try_from((std::process::id() + attempt) % 200 + 20).unwrap();
+        let http = from([127, 0, 1, octet]);
+        let started = minute();
+        let mut statuses = Vec::new();
+        for i in 0..12 {
+            let base = if i % 2 == 0 { &a.base } else { &b.base };
+            statuses.push(activate(&http, base, &wrong).await.status().as_u16());
+        }
+        if minute() != started {
+            continue;
+        }
+        let allowed = statuses.iter().filter(|s| **s != 429).count();
+        assert!(
+            allowed <= 8,
+            "the two servers together allowed {allowed} of 12: {statuses:?}"
+        );
+        assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+        break;
     }
-    let allowed = statuses.iter().filter(|s| **s != 429).count();
-    assert!(
-        allowed <= 8,
-        "the two servers together allowed {allowed} of 12: {statuses:?}"
-    );
-    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
     a.stop().await;
     b.stop().await;
 }
