@@ -181,11 +181,6 @@ impl Keyring {
         self.keys.iter()
     }
 
-    /// The trusted roots.
-    pub fn roots(&self) -> impl Iterator<Item = (&KeyId, &VerifyingKey)> {
-        self.roots.iter()
-    }
-
     /// Does this keyring trust anything at all?
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.roots.is_empty()

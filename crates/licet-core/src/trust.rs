@@ -19,7 +19,7 @@
 //! What this module does not do: hold private root keys (that is the vendor's offline
 //! machine, through `licet keys`), read files or the clock (callers pass `at`).
 
-use crate::signing::{Armored, EnvelopeError, KeyId, PUBLIC_KEY_PREFIX, parse_public_key, seal};
+use crate::signing::{Armored, EnvelopeError, KeyId, parse_public_key, seal};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -200,9 +200,4 @@ pub(crate) fn blocks(label: &str, text: &str) -> Vec<Armored> {
         rest = &tail[begin.len()..];
     }
     found
-}
-
-/// Is `text` a public key in Licet's form? (Used to tell a key from a file path.)
-pub fn looks_like_public_key(text: &str) -> bool {
-    text.trim().starts_with(PUBLIC_KEY_PREFIX)
 }

@@ -4,11 +4,12 @@
 //! attempts and failed credential checks by client address and by key id (guessing a
 //! license key or a token secret), every authenticated request by its credential. The
 //! algorithm is GCRA from the `governor` crate, in process. With Redis configured the
-//! count is shared by every replica: an atomic `INCR` on a per-minute window key (with
-//! its expiry), so a client cannot multiply its allowance by spreading requests over
-//! replicas. If Redis cannot be reached the in-process limiter still holds (fail open to
-//! the local limit, never to no limit): refusing every activation because a cache is
-//! down would turn a Redis outage into a licensing outage.
+//! activation and failed-credential counts are shared by every replica: an atomic
+//! `INCR` on a per-minute window key (with its expiry), so a client cannot multiply its
+//! allowance by spreading requests over replicas. If Redis cannot be reached the
+//! in-process limiter still holds (fail open to the local limit, never to no limit):
+//! refusing every activation because a cache is down would turn a Redis outage into a
+//! licensing outage.
 //!
 //! What it does not do: limit by anything but these keys, or persist counts.
 
@@ -68,6 +69,14 @@ impl RateLimits {
 }
 
 impl Class {
+    /// Whether replicas share the count (through Redis, when configured). Guessing is
+    /// what spreading requests over replicas would multiply, so those classes are
+    /// shared; the per-credential ceiling is overload protection, which each replica
+    /// enforces for itself without a Redis round trip on every authenticated request.
+    fn shared(self) -> bool {
+        !matches!(self, Class::Credential)
+    }
+
     /// The policy's name in the `RateLimit-Policy` header.
     pub fn name(self) -> &'static str {
         match self {
@@ -136,7 +145,7 @@ impl Limiter {
                 limiter.retain_recent();
             }
         }
-        if let Some(redis) = &self.redis {
+        if let Some(redis) = self.redis.as_ref().filter(|_| class.shared()) {
             let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
             let per_minute = self.quotas.per_minute(class);
             match shared_count(redis.clone(), class, per_minute, key, now).await {

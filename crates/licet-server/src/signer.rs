@@ -29,7 +29,6 @@ pub struct Signer {
     key: SigningKey,
     key_id: KeyId,
     certificate: String,
-    not_after: OffsetDateTime,
     revocations: Option<String>,
 }
 
@@ -161,7 +160,6 @@ impl Signer {
                 key,
                 key_id,
                 certificate,
-                not_after: payload.not_after,
                 revocations,
             },
             created,
@@ -186,11 +184,6 @@ impl Signer {
     /// The root-signed certificate of the key.
     pub fn certificate(&self) -> &str {
         &self.certificate
-    }
-
-    /// When the certificate ends.
-    pub fn not_after(&self) -> OffsetDateTime {
-        self.not_after
     }
 
     /// A signed document with the certificate (and revocation list) that make it
