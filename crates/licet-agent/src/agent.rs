@@ -158,6 +158,20 @@ pub enum ActivationError {
     Internal(String),
 }
 
+impl ActivationError {
+    /// A failed call to the server: its refusal (with its code: a `rate_limited` is
+    /// passed on as such), or unreachable.
+    fn from_server(error: ClientError) -> ActivationError {
+        match error {
+            ClientError::Api { body, .. } => ActivationError::Refused {
+                code: body.error.code,
+                message: body.error.message,
+            },
+            other => ActivationError::Unreachable(other.to_string()),
+        }
+    }
+}
+
 /// The answer to a camera registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CameraAnswer {
@@ -662,7 +676,7 @@ impl Agent {
         let challenge = client
             .activation_challenge()
             .await
-            .map_err(|e| ActivationError::Unreachable(e.to_string()))?;
+            .map_err(ActivationError::from_server)?;
         let proof = DeviceProof {
             signature: licet_core::device_proof::prove(
                 &self.inner.device_key,
@@ -681,13 +695,7 @@ impl Agent {
                 proof: Some(proof),
             })
             .await
-            .map_err(|e| match e {
-                ClientError::Api { body, .. } => ActivationError::Refused {
-                    code: body.error.code,
-                    message: body.error.message,
-                },
-                other => ActivationError::Unreachable(other.to_string()),
-            })?;
+            .map_err(ActivationError::from_server)?;
         let verified = match self.verify(&response.license, true) {
             Err(LicenseError::UnknownKeyId(_)) if self.learn_keys(&client).await? => {
                 self.verify(&response.license, true)?

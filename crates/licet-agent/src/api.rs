@@ -4,17 +4,19 @@
 
 use crate::agent::{ActivationError, Agent, CameraAnswer, Current, SyncError};
 use crate::db::CameraRow;
-use crate::error::{ApiError, Body, Id, Query};
+use crate::error::{AnyJson, ApiError, Body, Id, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use licet_client::agent::ActivationRequestFile;
 use licet_client::agent::brinkbyte::{QuotaUsage, UsageSummary};
 use licet_client::agent::{
     ActivateRequest, CameraRegister, CameraView, CheckRequest, CheckResponse, ClassFilterRequest,
     ClassFilterResponse, ComponentCheckRequest, ComponentCheckResponse, StatusView, UsageAccepted,
     UsageEventIn,
 };
+use licet_client::wire::ErrorBody;
 use licet_core::amount::Amount;
 use licet_core::catalog::{ComponentKind, FeatureKind};
 use licet_core::snapshot::{Decision, Value};
@@ -105,17 +107,20 @@ pub fn status_view(agent: &Agent) -> Result<StatusView, ApiError> {
 }
 
 /// `GET /v1/status`.
+#[utoipa::path(get, path = "/v1/status", tag = "status", responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn status(State(s): State<ApiState>) -> Result<Json<StatusView>, ApiError> {
     Ok(Json(status_view(&s.agent)?))
 }
 
 /// `GET /health`: the agent answers (whatever the license state).
+#[utoipa::path(get, path = "/health", tag = "status", security(()), responses((status = 200, description = "`{status, state}`: the agent answers, whatever the license state", body = Object)))]
 pub async fn health(State(s): State<ApiState>) -> Json<serde_json::Value> {
     let state = s.agent.current().report.state;
     Json(serde_json::json!({ "status": "ok", "state": state.as_str() }))
 }
 
 /// `GET /v1/entitlements`: every feature with its status in the current state.
+#[utoipa::path(get, path = "/v1/entitlements", tag = "entitlements", responses((status = 200, description = "Every feature with its status in the current state", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn entitlements(State(s): State<ApiState>) -> Json<serde_json::Value> {
     let current = s.agent.current();
     let features: serde_json::Map<String, serde_json::Value> = current
@@ -210,6 +215,7 @@ pub fn check(
 }
 
 /// `POST /v1/check`.
+#[utoipa::path(post, path = "/v1/check", tag = "entitlements", request_body = CheckRequest, responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn check_feature(
     State(s): State<ApiState>,
     Body(request): Body<CheckRequest>,
@@ -277,6 +283,7 @@ pub fn register(
 }
 
 /// `POST /v1/cameras`.
+#[utoipa::path(post, path = "/v1/cameras", tag = "cameras", request_body = CameraRegister, responses((status = 201, body = CameraView, description = "Registered"), (status = 200, body = CameraView, description = "Already registered"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn register_camera(
     State(s): State<ApiState>,
     Body(request): Body<CameraRegister>,
@@ -293,6 +300,7 @@ pub async fn register_camera(
 }
 
 /// `GET /v1/cameras`.
+#[utoipa::path(get, path = "/v1/cameras", tag = "cameras", responses((status = 200, body = Vec<CameraView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_cameras(State(s): State<ApiState>) -> Result<Json<Vec<CameraView>>, ApiError> {
     let current = s.agent.current();
     let cameras = s.agent.cameras()?;
@@ -305,6 +313,7 @@ pub async fn list_cameras(State(s): State<ApiState>) -> Result<Json<Vec<CameraVi
 }
 
 /// `DELETE /v1/cameras/{camera_id}`.
+#[utoipa::path(delete, path = "/v1/cameras/{camera_id}", tag = "cameras", params(("camera_id" = String, Path)), responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_camera(
     State(s): State<ApiState>,
     Id(camera_id): Id<String>,
@@ -319,6 +328,7 @@ pub async fn remove_camera(
 }
 
 /// `POST /v1/classes/filter`.
+#[utoipa::path(post, path = "/v1/classes/filter", tag = "entitlements", request_body = ClassFilterRequest, responses((status = 200, body = ClassFilterResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn filter_classes(
     State(s): State<ApiState>,
     Body(request): Body<ClassFilterRequest>,
@@ -337,6 +347,7 @@ pub async fn filter_classes(
 }
 
 /// `POST /v1/components/check`.
+#[utoipa::path(post, path = "/v1/components/check", tag = "entitlements", request_body = ComponentCheckRequest, responses((status = 200, body = ComponentCheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn check_component(
     State(s): State<ApiState>,
     Body(request): Body<ComponentCheckRequest>,
@@ -357,24 +368,44 @@ pub async fn check_component(
 }
 
 /// `GET /v1/plan` query: "what if" overrides of the device's facts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PlanQuery {
     /// Plan as if this many cameras were registered.
+    #[param(maximum = 1000000.0)]
     cameras: Option<u32>,
-    /// Plan as if the device had this much memory.
+    /// Plan as if the device had this much memory (at most 2^53−1, like every number
+    /// Licet takes in).
+    #[param(maximum = 9007199254740991.0)]
     ram_mb: Option<u64>,
 }
 
 /// `GET /v1/plan`: the module plan, in the same form as `licet plan --format json`.
+#[utoipa::path(get, path = "/v1/plan", tag = "entitlements", params(PlanQuery), responses((status = 200, description = "The module plan, as `licet plan --format json` prints it", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn plan(
     State(s): State<ApiState>,
     Query(query): Query<PlanQuery>,
-) -> Json<licet_core::planning::ModulePlan> {
-    Json(s.agent.plan(query.cameras, query.ram_mb))
+) -> Result<Json<licet_core::planning::ModulePlan>, ApiError> {
+    if query.cameras.is_some_and(|n| n > 1_000_000) {
+        return Err(ApiError::InvalidRequest(
+            "`cameras` must be at most 1000000".into(),
+        ));
+    }
+    if query
+        .ram_mb
+        .is_some_and(|mb| mb > licet_core::amount::MAX_WIRE_INTEGER)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`ram_mb` must be at most {}",
+            licet_core::amount::MAX_WIRE_INTEGER
+        )));
+    }
+    Ok(Json(s.agent.plan(query.cameras, query.ram_mb)))
 }
 
 /// `POST /v1/sync`: refresh from the server now.
+#[utoipa::path(post, path = "/v1/sync", tag = "activation", responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn sync(State(s): State<ApiState>) -> Result<Json<StatusView>, ApiError> {
     match s.agent.sync().await {
         Ok(_) | Err(SyncError::Refused(_)) => Ok(Json(status_view(&s.agent)?)),
@@ -401,6 +432,7 @@ pub fn activation_error(error: ActivationError) -> ApiError {
 }
 
 /// `POST /v1/activate`: online activation with a license key.
+#[utoipa::path(post, path = "/v1/activate", tag = "activation", request_body = ActivateRequest, responses((status = 200, body = StatusView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn activate(
     State(s): State<ApiState>,
     Body(request): Body<ActivateRequest>,
@@ -413,15 +445,15 @@ pub async fn activate(
 }
 
 /// `GET /v1/activation-request`: the air-gapped activation request.
-pub async fn activation_request(
-    State(s): State<ApiState>,
-) -> Json<licet_client::agent::ActivationRequestFile> {
+#[utoipa::path(get, path = "/v1/activation-request", tag = "activation", responses((status = 200, body = ActivationRequestFile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn activation_request(State(s): State<ApiState>) -> Json<ActivationRequestFile> {
     Json(s.agent.activation_request())
 }
 
 /// `POST /v1/license`: import an armored license (the body, as text). Only with the
 /// local API token (the token middleware checks it): any local process can reach the
 /// loopback API, and an import is the one call that replaces what the device holds.
+#[utoipa::path(post, path = "/v1/license", tag = "activation", security(("api_token" = [])), request_body(content = String, content_type = "text/plain", description = "An armored license (`-----BEGIN LICET LICENSE-----` …)"), responses((status = 200, body = StatusView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import_license(
     State(s): State<ApiState>,
     body: String,
@@ -508,9 +540,10 @@ fn usage_event(
 
 /// `POST /v1/usage`: one event, an array, or `{"events": [...]}`; 202 once they are
 /// on disk. A request with an invalid event records nothing and names the event.
+#[utoipa::path(post, path = "/v1/usage", tag = "usage", request_body(content = Object, description = "One `UsageEventIn`, an array of them, or `{\"events\": [...]}`"), responses((status = 202, body = UsageAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 507, body = ErrorBody)))]
 pub async fn record_usage(
     State(s): State<ApiState>,
-    Body(body): Body<serde_json::Value>,
+    AnyJson(body): AnyJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let items = match body {
         serde_json::Value::Array(items) => items,
@@ -597,11 +630,13 @@ pub fn usage_summary(agent: &Agent) -> Result<UsageSummary, ApiError> {
 }
 
 /// `GET /v1/usage/summary`.
+#[utoipa::path(get, path = "/v1/usage/summary", tag = "usage", responses((status = 200, body = UsageSummary), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn usage(State(s): State<ApiState>) -> Result<Json<UsageSummary>, ApiError> {
     Ok(Json(usage_summary(&s.agent)?))
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "status", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
     use std::fmt::Write as _;
     let current = s.agent.current();

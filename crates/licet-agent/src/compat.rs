@@ -6,10 +6,12 @@ use crate::api::{self, ApiState, activation_error, status_view};
 use crate::error::{ApiError, Body, Id};
 use axum::Json;
 use axum::extract::State;
+use licet_client::agent::HeartbeatAnswer;
 use licet_client::agent::brinkbyte::{
     Camera, CameraValidation, Cameras, Entitlement, Status, UsageSummary,
 };
 use licet_client::agent::foxsight::{Activate, FeatureAvailability, FeatureCheck, LicenseStatus};
+use licet_client::wire::ErrorBody;
 use licet_core::amount::Amount;
 use licet_core::state::LicenseState;
 use licet_core::trial::CameraMode;
@@ -37,6 +39,7 @@ fn foxsight_status(s: &ApiState) -> Result<LicenseStatus, ApiError> {
 }
 
 /// Foxsight `POST /api/license/activate {licenseKey}`.
+#[utoipa::path(post, path = "/api/license/activate", tag = "compatibility", request_body = Activate, responses((status = 200, body = LicenseStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn foxsight_activate(
     State(s): State<ApiState>,
     Body(request): Body<Activate>,
@@ -49,6 +52,7 @@ pub async fn foxsight_activate(
 }
 
 /// Foxsight `GET /api/license/status`.
+#[utoipa::path(get, path = "/api/license/status", tag = "compatibility", responses((status = 200, body = LicenseStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn foxsight_get_status(
     State(s): State<ApiState>,
 ) -> Result<Json<LicenseStatus>, ApiError> {
@@ -57,11 +61,13 @@ pub async fn foxsight_get_status(
 
 /// Foxsight `POST /api/license/validate`: the status as of now, verified locally (no
 /// network round trip: the license was verified when it was stored).
+#[utoipa::path(post, path = "/api/license/validate", tag = "compatibility", responses((status = 200, body = LicenseStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn foxsight_validate(State(s): State<ApiState>) -> Result<Json<LicenseStatus>, ApiError> {
     Ok(Json(foxsight_status(&s)?))
 }
 
 /// Foxsight `POST /api/license/feature/check {featureKey}` → `{featureKey, available}`.
+#[utoipa::path(post, path = "/api/license/feature/check", tag = "compatibility", request_body = FeatureCheck, responses((status = 200, body = FeatureAvailability), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn foxsight_feature(
     State(s): State<ApiState>,
     Body(request): Body<FeatureCheck>,
@@ -84,22 +90,34 @@ pub async fn foxsight_feature(
     }))
 }
 
-/// Foxsight `POST /api/license/heartbeat` and BrinkByte `POST /api/v1/license/heartbeat`:
-/// a heartbeat to the server now; answers whether it reached the server.
-pub async fn heartbeat(State(s): State<ApiState>) -> Json<serde_json::Value> {
+/// A heartbeat to the server now: whether it reached the server.
+async fn heartbeat(s: &ApiState) -> Json<HeartbeatAnswer> {
     let result = s.agent.heartbeat().await;
     let state = s.agent.current().report.state;
-    Json(serde_json::json!({
-        "success": result.is_ok(),
-        "state": state.as_str(),
-        "message": match result {
+    Json(HeartbeatAnswer {
+        success: result.is_ok(),
+        state: state.as_str().to_owned(),
+        message: match result {
             Ok(_) => "heartbeat delivered".to_owned(),
             Err(error) => error.to_string(),
         },
-    }))
+    })
+}
+
+/// Foxsight `POST /api/license/heartbeat`: a heartbeat to the server now.
+#[utoipa::path(post, path = "/api/license/heartbeat", tag = "compatibility", responses((status = 200, body = HeartbeatAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn foxsight_heartbeat(State(s): State<ApiState>) -> Json<HeartbeatAnswer> {
+    heartbeat(&s).await
+}
+
+/// BrinkByte `POST /api/v1/license/heartbeat`: a heartbeat to the server now.
+#[utoipa::path(post, path = "/api/v1/license/heartbeat", tag = "compatibility", responses((status = 200, body = HeartbeatAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn brinkbyte_heartbeat(State(s): State<ApiState>) -> Json<HeartbeatAnswer> {
+    heartbeat(&s).await
 }
 
 /// BrinkByte `GET /api/v1/license/status`.
+#[utoipa::path(get, path = "/api/v1/license/status", tag = "compatibility", responses((status = 200, body = Status), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn brinkbyte_status(State(s): State<ApiState>) -> Result<Json<Status>, ApiError> {
     let current = s.agent.current();
     let view = status_view(&s.agent)?;
@@ -116,6 +134,7 @@ pub async fn brinkbyte_status(State(s): State<ApiState>) -> Result<Json<Status>,
 
 /// BrinkByte `POST /api/v1/license/validate/{camera_id}`: a camera seen for the first
 /// time is registered (against the limit, atomically), then its mode is reported.
+#[utoipa::path(post, path = "/api/v1/license/validate/{camera_id}", tag = "compatibility", params(("camera_id" = String, Path)), responses((status = 200, body = CameraValidation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn brinkbyte_validate_camera(
     State(s): State<ApiState>,
     Id(camera_id): Id<String>,
@@ -149,6 +168,7 @@ pub async fn brinkbyte_validate_camera(
 }
 
 /// BrinkByte `GET /api/v1/entitlements`.
+#[utoipa::path(get, path = "/api/v1/entitlements", tag = "compatibility", responses((status = 200, body = Vec<Entitlement>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn brinkbyte_entitlements(State(s): State<ApiState>) -> Json<Vec<Entitlement>> {
     let current = s.agent.current();
     let mut out: Vec<Entitlement> = current
@@ -165,11 +185,13 @@ pub async fn brinkbyte_entitlements(State(s): State<ApiState>) -> Json<Vec<Entit
 }
 
 /// BrinkByte `GET /api/v1/usage/summary`.
+#[utoipa::path(get, path = "/api/v1/usage/summary", tag = "compatibility", responses((status = 200, body = UsageSummary), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn brinkbyte_usage(State(s): State<ApiState>) -> Result<Json<UsageSummary>, ApiError> {
     Ok(Json(api::usage_summary(&s.agent)?))
 }
 
 /// BrinkByte `GET /api/v1/license/cameras`: per-camera mode and trial timers.
+#[utoipa::path(get, path = "/api/v1/license/cameras", tag = "compatibility", responses((status = 200, body = Cameras), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn brinkbyte_cameras(State(s): State<ApiState>) -> Result<Json<Cameras>, ApiError> {
     let current = s.agent.current();
     let cameras = s.agent.cameras()?;

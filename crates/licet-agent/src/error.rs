@@ -56,6 +56,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::CameraLimitReached(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            // The server is busy, not saying no: the caller may try again shortly.
+            ApiError::Refused { code, .. } if code == "rate_limited" => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::LicenseRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unreachable(_) => StatusCode::BAD_GATEWAY,
@@ -86,6 +90,18 @@ impl ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(format!("{error:#}"))
+    }
+}
+
+impl From<licet_http::BodyRejection> for ApiError {
+    fn from(rejection: licet_http::BodyRejection) -> Self {
+        match rejection {
+            licet_http::BodyRejection::Json(rejection) => rejection.into(),
+            other => ApiError::InvalidRequest(format!(
+                "{}; send a JSON object with Content-Type: application/json",
+                other.message()
+            )),
+        }
     }
 }
 
@@ -145,10 +161,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body whose rejections answer in the API's error shape.
+/// A JSON object body whose rejections answer in the API's error shape.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(licet_http::JsonObject), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// Any JSON body (an object, an array, a value), for the one route that takes several
+/// forms (`POST /v1/usage`).
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Body<T>(pub T);
+pub struct AnyJson<T>(pub T);
 
 /// A path parameter whose rejection answers in the API's error shape.
 #[derive(Debug, axum::extract::FromRequestParts)]

@@ -18,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod identity;
 pub mod ofrep;
+pub mod openapi;
 pub mod page;
 pub mod publish;
 pub mod usage;
@@ -28,7 +29,6 @@ pub use config::AgentConfig;
 use anyhow::{Context, Result};
 use api::{ApiState, Counters};
 use axum::Router;
-use axum::routing::{delete, get, post};
 use licet_host::clock::Clock;
 use std::future::Future;
 use std::sync::Arc;
@@ -40,49 +40,58 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// The local API.
 pub fn router(agent: Agent) -> Router {
+    routes_and_document(agent).0
+}
+
+/// The local API and its OpenAPI document, made from one declaration: every route is
+/// registered with `routes!`, which takes its path, method and documentation from the
+/// handler's `#[utoipa::path]`.
+pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
     let state = ApiState {
         agent,
         counters: Arc::new(Counters::default()),
     };
-    Router::new()
-        .route("/", get(page::status_page))
-        .route("/health", get(api::health))
-        .route("/metrics", get(api::metrics))
-        .route("/v1/status", get(api::status))
-        .route("/v1/entitlements", get(api::entitlements))
-        .route("/v1/check", post(api::check_feature))
-        .route(
-            "/v1/cameras",
-            post(api::register_camera).get(api::list_cameras),
-        )
-        .route("/v1/cameras/{camera_id}", delete(api::remove_camera))
-        .route("/v1/classes/filter", post(api::filter_classes))
-        .route("/v1/components/check", post(api::check_component))
-        .route("/v1/plan", get(api::plan))
-        .route("/v1/sync", post(api::sync))
-        .route("/v1/activate", post(api::activate))
-        .route("/v1/activation-request", get(api::activation_request))
-        .route("/v1/license", post(api::import_license))
-        .route("/v1/usage", post(api::record_usage))
-        .route("/v1/usage/summary", get(api::usage))
-        .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
-        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_flag))
-        // Foxsight's local license API.
-        .route("/api/license/activate", post(compat::foxsight_activate))
-        .route("/api/license/status", get(compat::foxsight_get_status))
-        .route("/api/license/validate", post(compat::foxsight_validate))
-        .route("/api/license/feature/check", post(compat::foxsight_feature))
-        .route("/api/license/heartbeat", post(compat::heartbeat))
-        // BrinkByte's edge license API.
-        .route("/api/v1/license/status", get(compat::brinkbyte_status))
-        .route(
-            "/api/v1/license/validate/{camera_id}",
-            post(compat::brinkbyte_validate_camera),
-        )
-        .route("/api/v1/entitlements", get(compat::brinkbyte_entitlements))
-        .route("/api/v1/license/heartbeat", post(compat::heartbeat))
-        .route("/api/v1/usage/summary", get(compat::brinkbyte_usage))
-        .route("/api/v1/license/cameras", get(compat::brinkbyte_cameras))
+    let (routes, document) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .routes(routes!(page::status_page))
+            .routes(routes!(api::health))
+            .routes(routes!(api::metrics))
+            .routes(routes!(licet_http::document))
+            .routes(routes!(api::status))
+            .routes(routes!(api::entitlements))
+            .routes(routes!(api::check_feature))
+            .routes(routes!(api::register_camera, api::list_cameras))
+            .routes(routes!(api::remove_camera))
+            .routes(routes!(api::filter_classes))
+            .routes(routes!(api::check_component))
+            .routes(routes!(api::plan))
+            .routes(routes!(api::sync))
+            .routes(routes!(api::activate))
+            .routes(routes!(api::activation_request))
+            .routes(routes!(api::import_license))
+            .routes(routes!(api::record_usage))
+            .routes(routes!(api::usage))
+            .routes(routes!(ofrep::evaluate_all))
+            .routes(routes!(ofrep::evaluate_flag))
+            // Foxsight's local license API.
+            .routes(routes!(compat::foxsight_activate))
+            .routes(routes!(compat::foxsight_get_status))
+            .routes(routes!(compat::foxsight_validate))
+            .routes(routes!(compat::foxsight_feature))
+            .routes(routes!(compat::foxsight_heartbeat))
+            // BrinkByte's edge license API.
+            .routes(routes!(compat::brinkbyte_status))
+            .routes(routes!(compat::brinkbyte_validate_camera))
+            .routes(routes!(compat::brinkbyte_entitlements))
+            .routes(routes!(compat::brinkbyte_heartbeat))
+            .routes(routes!(compat::brinkbyte_usage))
+            .routes(routes!(compat::brinkbyte_cameras))
+            .split_for_parts();
+    let app = routes
+        .layer(axum::Extension(licet_http::Document::new(&document)))
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::require_token,
@@ -94,7 +103,12 @@ pub fn router(agent: Agent) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         // Outermost: a 413 from the body limit or a 405 still has the error shape.
         .layer(axum::middleware::from_fn(api::ensure_shape))
-        .with_state(state)
+        .with_state(state);
+    (app, document)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("no such route; see /openapi.json".into())
 }
 
 /// Opens the agent, activates it with the configured license key if it has no license

@@ -13,7 +13,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use licet_client::agent::ofrep::{BulkEvaluation, Evaluation, EvaluationFailure};
+use licet_client::agent::ofrep::{
+    BulkEvaluation, Evaluation, EvaluationFailure, EvaluationRequest,
+};
+use licet_client::wire::ErrorBody;
 use licet_core::amount::Amount;
 use licet_core::snapshot::{FeatureStatus, Reason, Value};
 use licet_core::state::LicenseState;
@@ -96,6 +99,7 @@ fn context_problem(body: &[u8]) -> Option<(&'static str, String)> {
 }
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`.
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep", params(("key" = String, Path, description = "A feature key of the catalog")), request_body(content = Option<EvaluationRequest>, description = "OFREP evaluation context (ignored: the license decides)"), responses((status = 200, body = Evaluation), (status = 400, body = EvaluationFailure), (status = 404, body = EvaluationFailure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn evaluate_flag(
     State(s): State<ApiState>,
     axum::extract::Path(key): axum::extract::Path<String>,
@@ -124,6 +128,7 @@ pub async fn evaluate_flag(
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag; `If-None-Match` with the
 /// current ETag answers 304.
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep", request_body(content = Option<EvaluationRequest>, description = "OFREP evaluation context (ignored: the license decides); may be absent"), params(("If-None-Match" = Option<String>, Header, description = "The ETag of an earlier answer")), responses((status = 200, body = BulkEvaluation, headers(("ETag" = String))), (status = 304, description = "Not modified since the ETag"), (status = 400, body = Object, description = "`{errorCode, errorDetails}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn evaluate_all(
     State(s): State<ApiState>,
     headers: HeaderMap,

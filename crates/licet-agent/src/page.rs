@@ -7,6 +7,7 @@ use crate::api::{ApiState, camera_view, status_view};
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::response::Html;
+use licet_client::wire::ErrorBody;
 use std::fmt::Write as _;
 
 /// Escapes text for HTML.
@@ -29,6 +30,7 @@ fn esc(text: &str) -> String {
 pub const TRIAL_WARNING_DAYS: i64 = 7;
 
 /// `GET /`.
+#[utoipa::path(get, path = "/", tag = "status", responses((status = 200, description = "The status page", content_type = "text/html", body = String), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn status_page(State(s): State<ApiState>) -> Result<Html<String>, ApiError> {
     let view = status_view(&s.agent)?;
     let current = s.agent.current();

@@ -4,9 +4,10 @@
 //! Names are a contract: vendors' scripts and applications parse these bodies.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/check` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The feature key from the catalog.
@@ -20,7 +21,7 @@ pub struct CheckRequest {
 }
 
 /// `POST /v1/check` answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CheckResponse {
     /// May the caller go ahead?
     pub allowed: bool,
@@ -37,7 +38,7 @@ pub struct CheckResponse {
 }
 
 /// `POST /v1/cameras` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraRegister {
     /// The camera's id on this device (1 to 200 characters).
@@ -48,7 +49,7 @@ pub struct CameraRegister {
 }
 
 /// A camera registered on the device.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CameraView {
     /// Id.
     pub camera_id: String,
@@ -71,7 +72,7 @@ pub struct CameraView {
 }
 
 /// `POST /v1/classes/filter` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassFilterRequest {
     /// The object classes the application wants to detect.
@@ -79,7 +80,7 @@ pub struct ClassFilterRequest {
 }
 
 /// `POST /v1/classes/filter` answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ClassFilterResponse {
     /// Classes the application may use.
     pub allowed: Vec<String>,
@@ -90,7 +91,7 @@ pub struct ClassFilterResponse {
 }
 
 /// `POST /v1/components/check` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentCheckRequest {
     /// `processor`, `sink` or `output`.
@@ -101,7 +102,7 @@ pub struct ComponentCheckRequest {
 }
 
 /// `POST /v1/components/check` answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ComponentCheckResponse {
     /// May the component be used?
     pub allowed: bool,
@@ -110,7 +111,7 @@ pub struct ComponentCheckResponse {
 }
 
 /// `GET /v1/status` answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StatusView {
     /// `unactivated`, `active`, `stale`, `degraded`, `expired`, `revoked` or `suspended`.
     pub state: String,
@@ -157,7 +158,7 @@ pub struct StatusView {
 }
 
 /// `POST /v1/activate` body (online activation through the local API).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
     /// The license key.
@@ -166,7 +167,7 @@ pub struct ActivateRequest {
 
 /// What `licet agent activation-request` writes for an air-gapped activation: everything
 /// the issuer needs to bind a license to this device, and nothing secret.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivationRequestFile {
     /// `licet-activation-request/1`.
@@ -185,12 +186,25 @@ pub struct ActivationRequestFile {
 /// The format tag of [`ActivationRequestFile`].
 pub const ACTIVATION_REQUEST_FORMAT: &str = "licet-activation-request/1";
 
+/// The answer to a heartbeat sent on request (Foxsight's and BrinkByte's local
+/// `…/heartbeat`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HeartbeatAnswer {
+    /// Whether the heartbeat reached the server.
+    pub success: bool,
+    /// The agent's license state.
+    pub state: String,
+    /// What happened.
+    pub message: String,
+}
+
 /// OpenFeature Remote Evaluation Protocol shapes.
 pub mod ofrep {
     use serde::{Deserialize, Serialize};
+    use utoipa::ToSchema;
 
     /// An evaluation request (`{context}`; the context does not change entitlements).
-    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct EvaluationRequest {
         /// The evaluation context.
         #[serde(default)]
@@ -198,7 +212,7 @@ pub mod ofrep {
     }
 
     /// A successful evaluation.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Evaluation {
         /// The flag key.
         pub key: String,
@@ -213,7 +227,7 @@ pub mod ofrep {
     }
 
     /// A failed evaluation.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct EvaluationFailure {
         /// The flag key.
         pub key: String,
@@ -226,7 +240,7 @@ pub mod ofrep {
     }
 
     /// A bulk evaluation.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct BulkEvaluation {
         /// Every flag.
         pub flags: Vec<Evaluation>,
@@ -238,9 +252,10 @@ pub mod ofrep {
 /// Foxsight's local license API shapes (camelCase, as Foxsight's services send them).
 pub mod foxsight {
     use serde::{Deserialize, Serialize};
+    use utoipa::ToSchema;
 
     /// `POST /api/license/activate` body.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct Activate {
         /// The license key.
@@ -248,7 +263,7 @@ pub mod foxsight {
     }
 
     /// `POST /api/license/feature/check` body.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct FeatureCheck {
         /// The feature.
@@ -256,7 +271,7 @@ pub mod foxsight {
     }
 
     /// `POST /api/license/feature/check` answer.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct FeatureAvailability {
         /// The feature.
@@ -266,7 +281,7 @@ pub mod foxsight {
     }
 
     /// `GET /api/license/status` and `POST /api/license/validate` answer.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct LicenseStatus {
         /// Whether the license gives full service now.
@@ -291,9 +306,10 @@ pub mod foxsight {
 /// BrinkByte's edge license API shapes (snake_case).
 pub mod brinkbyte {
     use serde::{Deserialize, Serialize};
+    use utoipa::ToSchema;
 
     /// `GET /api/v1/license/status` answer.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Status {
         /// Whether the license gives full service now.
         pub valid: bool,
@@ -312,7 +328,7 @@ pub mod brinkbyte {
     }
 
     /// `POST /api/v1/license/validate/{camera_id}` answer.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct CameraValidation {
         /// The camera.
         pub camera_id: String,
@@ -325,7 +341,7 @@ pub mod brinkbyte {
     }
 
     /// One camera in `GET /api/v1/license/cameras`.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Camera {
         /// The camera.
         pub camera_id: String,
@@ -344,7 +360,7 @@ pub mod brinkbyte {
     }
 
     /// `GET /api/v1/license/cameras` answer.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Cameras {
         /// The cameras.
         pub cameras: Vec<Camera>,
@@ -357,7 +373,7 @@ pub mod brinkbyte {
     }
 
     /// One entitlement in `GET /api/v1/entitlements`.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Entitlement {
         /// Feature key.
         pub feature: String,
@@ -368,14 +384,14 @@ pub mod brinkbyte {
     }
 
     /// `GET /api/v1/usage/summary` answer (usage metering arrives with the usage API).
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct UsageSummary {
         /// Per quota: allowance and what is used this period.
         pub quotas: Vec<QuotaUsage>,
     }
 
     /// A quota's use.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct QuotaUsage {
         /// Feature key.
         pub feature: String,
@@ -392,7 +408,7 @@ pub mod brinkbyte {
 
 /// One usage event as `POST /v1/usage` takes it (a single event, an array of them, or
 /// `{"events": [...]}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageEventIn {
     /// The meter, e.g. `api_call`.
@@ -415,7 +431,7 @@ pub struct UsageEventIn {
 }
 
 /// `POST /v1/usage` answer (202): the events are on disk.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageAccepted {
     /// Events accepted.
     pub accepted: u64,

@@ -286,7 +286,7 @@ pub struct UsageUploadEvent {
     #[serde(rename = "type")]
     pub kind: String,
     /// Units: a non-negative integer (anything else rejects this event only).
-    #[schema(value_type = Object)]
+    #[schema(value_type = u64, maximum = 9007199254740991.0)]
     pub quantity: serde_json::Value,
     /// Unit, as recorded.
     #[serde(default)]
@@ -354,7 +354,7 @@ pub struct UsageCloudEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageCloudEventData {
     /// Units: a non-negative integer.
-    #[schema(value_type = u64)]
+    #[schema(value_type = u64, maximum = 9007199254740991.0)]
     pub quantity: serde_json::Value,
     /// Unit, as measured.
     #[serde(default)]
@@ -720,7 +720,7 @@ pub mod compat {
         #[serde(default)]
         pub resource_id: Option<String>,
         /// Units: a non-negative integer.
-        #[schema(value_type = u64)]
+        #[schema(value_type = u64, maximum = 9007199254740991.0)]
         pub quantity: serde_json::Value,
         /// Unit.
         #[serde(default)]

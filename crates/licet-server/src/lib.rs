@@ -28,7 +28,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
 use licet_core::ids::ProductId;
 use licet_core::signing::KeyId;
 use licet_host::clock::Clock;
@@ -227,94 +226,68 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
 
 /// The application.
 pub fn router(state: AppState) -> Router {
+    routes_and_document(state).0
+}
+
+/// The application and its OpenAPI document, made from one declaration: every route is
+/// registered with `routes!`, which takes its path, method and documentation from the
+/// handler's `#[utoipa::path]`.
+pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use routes::{catalogs, compat, devices, invoices, subscriptions, system, tenants, usage};
-    Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
-        .route("/openapi.json", get(openapi::document))
-        .route("/v1/signing-keys", get(system::signing_keys))
-        .route("/v1/signing-keys/{key_id}", get(system::signing_key))
-        .route("/v1/products", get(catalogs::list_products))
-        .route(
-            "/v1/products/{product_id}/catalog",
-            put(catalogs::put_catalog),
-        )
-        .route(
-            "/v1/tenants",
-            post(tenants::create_tenant).get(tenants::list_tenants),
-        )
-        .route("/v1/tenants/{tenant_id}", get(tenants::get_tenant))
-        .route(
-            "/v1/tenants/{tenant_id}/subscriptions",
-            post(subscriptions::create_subscription).get(subscriptions::list_subscriptions),
-        )
-        .route(
-            "/v1/tenants/{tenant_id}/devices",
-            get(devices::list_devices),
-        )
-        .route(
-            "/v1/subscriptions/{id}",
-            get(subscriptions::get_subscription).patch(subscriptions::change_subscription),
-        )
-        .route(
-            "/v1/subscriptions/{id}/suspend",
-            post(subscriptions::suspend),
-        )
-        .route("/v1/subscriptions/{id}/resume", post(subscriptions::resume))
-        .route("/v1/subscriptions/{id}/cancel", post(subscriptions::cancel))
-        .route("/v1/activations", post(devices::activate))
-        .route("/v1/activations/challenge", post(devices::challenge))
-        .route(
-            "/v1/devices/{device_id}",
-            get(devices::get_device).delete(devices::deactivate),
-        )
-        .route("/v1/devices/{device_id}/refresh", post(devices::refresh))
-        .route(
-            "/v1/devices/{device_id}/heartbeat",
-            post(devices::heartbeat),
-        )
-        .route("/v1/devices/{device_id}/usage", post(usage::upload))
-        .route(
-            "/v1/devices/{device_id}/cameras",
-            get(devices::list_cameras),
-        )
-        .route("/v1/tenants/{tenant_id}/usage", get(usage::series))
-        .route(
-            "/v1/tenants/{tenant_id}/usage/events",
-            post(usage::cloudevents),
-        )
-        .route("/v1/tenants/{tenant_id}/quotas", get(usage::quotas))
-        .route(
-            "/v1/tenants/{tenant_id}/invoices",
-            post(invoices::issue).get(invoices::list),
-        )
-        .route(
-            "/v1/tenants/{tenant_id}/invoices/preview",
-            get(invoices::preview),
-        )
-        .route("/v1/api-keys", post(tenants::create_api_key))
-        .route("/v1/api-keys/{key_id}", delete(tenants::revoke_api_key))
-        .route(
-            "/v1/tenants/{tenant_id}/api-keys",
-            get(tenants::list_api_keys),
-        )
-        .route("/v1/admin-token/rotate", post(tenants::rotate_admin_token))
-        // BrinkByte billing service, for BrinkByte's existing edge code.
-        .route(
-            "/api/v1/licenses/validate",
-            post(compat::brinkbyte_validate),
-        )
-        .route(
-            "/api/v1/entitlements/check",
-            post(compat::brinkbyte_entitlement),
-        )
-        .route("/api/v1/heartbeat", post(compat::brinkbyte_heartbeat))
-        .route("/api/v1/usage/batch", post(compat::brinkbyte_usage_batch))
-        // Foxsight license server, for Foxsight VMS installations.
-        .route("/api/licenses/activate", post(compat::foxsight_activate))
-        .route("/api/licenses/validate", post(compat::foxsight_validate))
-        .route("/api/licenses/heartbeat", post(compat::foxsight_heartbeat))
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
+    let (routes, document) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .routes(routes!(system::healthz))
+            .routes(routes!(system::readyz))
+            .routes(routes!(system::metrics))
+            .routes(routes!(licet_http::document))
+            .routes(routes!(system::signing_keys))
+            .routes(routes!(system::signing_key))
+            .routes(routes!(catalogs::list_products))
+            .routes(routes!(catalogs::put_catalog))
+            .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+            .routes(routes!(tenants::get_tenant))
+            .routes(routes!(
+                subscriptions::create_subscription,
+                subscriptions::list_subscriptions
+            ))
+            .routes(routes!(devices::list_devices))
+            .routes(routes!(
+                subscriptions::get_subscription,
+                subscriptions::change_subscription
+            ))
+            .routes(routes!(subscriptions::suspend))
+            .routes(routes!(subscriptions::resume))
+            .routes(routes!(subscriptions::cancel))
+            .routes(routes!(devices::activate))
+            .routes(routes!(devices::challenge))
+            .routes(routes!(devices::get_device, devices::deactivate))
+            .routes(routes!(devices::refresh))
+            .routes(routes!(devices::heartbeat))
+            .routes(routes!(usage::upload))
+            .routes(routes!(devices::list_cameras))
+            .routes(routes!(usage::series))
+            .routes(routes!(usage::cloudevents))
+            .routes(routes!(usage::quotas))
+            .routes(routes!(invoices::issue, invoices::list))
+            .routes(routes!(invoices::preview))
+            .routes(routes!(tenants::create_api_key))
+            .routes(routes!(tenants::revoke_api_key))
+            .routes(routes!(tenants::list_api_keys))
+            .routes(routes!(tenants::rotate_admin_token))
+            // BrinkByte billing service, for BrinkByte's existing edge code.
+            .routes(routes!(compat::brinkbyte_validate))
+            .routes(routes!(compat::brinkbyte_entitlement))
+            .routes(routes!(compat::brinkbyte_heartbeat))
+            .routes(routes!(compat::brinkbyte_usage_batch))
+            // Foxsight license server, for Foxsight VMS installations.
+            .routes(routes!(compat::foxsight_activate))
+            .routes(routes!(compat::foxsight_validate))
+            .routes(routes!(compat::foxsight_heartbeat))
+            .split_for_parts();
+    let app = routes
+        .layer(axum::Extension(licet_http::Document::new(&document)))
         .fallback(not_found)
         // Innermost: sees the decompressed body, before any handler.
         .layer(middleware::from_fn(refuse_nul))
@@ -329,19 +302,21 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         // Outermost: whatever a layer below answered, a client gets the error shape.
         .layer(middleware::from_fn(error::ensure_shape))
-        .with_state(state)
+        .with_state(state);
+    (app, document)
 }
 
 /// Refuses NUL characters anywhere in a request (path, query, JSON body): PostgreSQL
 /// cannot store them in text, and no Licet field has a use for them. Reads the body
 /// once (it is bounded by [`BODY_LIMIT_BYTES`]) and hands the same bytes on.
+/// The compatibility routes answer in their product's shape, this refusal included.
 async fn refuse_nul(request: Request, next: Next) -> Response {
-    use axum::response::IntoResponse as _;
+    let path = request.uri().path().to_owned();
+    let refuse = |error: error::ApiError| routes::compat::in_shape_of(&path, error);
     let nul = || {
-        error::ApiError::InvalidRequest(
+        refuse(error::ApiError::InvalidRequest(
             "the request contains a NUL character (\\u0000 or %00); remove it".into(),
-        )
-        .into_response()
+        ))
     };
     let target = request
         .uri()
@@ -355,10 +330,9 @@ async fn refuse_nul(request: Request, next: Next) -> Response {
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return error::ApiError::TooLarge(format!(
+            return refuse(error::ApiError::TooLarge(format!(
                 "the request body is larger than {BODY_LIMIT_BYTES} bytes (after decompression)"
-            ))
-            .into_response();
+            )));
         }
     };
     if has_nul(&bytes) {

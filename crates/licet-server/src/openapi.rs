@@ -1,77 +1,41 @@
-//! The OpenAPI document, generated from the handlers' annotations and the wire types.
+//! The OpenAPI document. [`crate::router`] registers every handler through utoipa-axum's
+//! `routes!`, which reads the handler's `#[utoipa::path]`: the router and this document
+//! come from the same declaration, so no route is served undocumented. Each
+//! operation's `security` says who may call it — `admin_token`, `api_key` with the
+//! scopes it needs as roles, `device_token` — and a test holds the handlers to it.
 
-use axum::Json;
-use licet_client::wire::*;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// The document's fixed parts; the paths are added by the router.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Licet server API", description = "Licensing, entitlements and usage metering for edge AI products."),
-    paths(
-        crate::routes::system::healthz,
-        crate::routes::system::readyz,
-        crate::routes::system::metrics,
-        crate::routes::system::signing_keys,
-        crate::routes::system::signing_key,
-        crate::routes::catalogs::put_catalog,
-        crate::routes::catalogs::list_products,
-        crate::routes::tenants::create_tenant,
-        crate::routes::tenants::list_tenants,
-        crate::routes::tenants::get_tenant,
-        crate::routes::tenants::create_api_key,
-        crate::routes::tenants::list_api_keys,
-        crate::routes::tenants::revoke_api_key,
-        crate::routes::tenants::rotate_admin_token,
-        crate::routes::subscriptions::create_subscription,
-        crate::routes::subscriptions::list_subscriptions,
-        crate::routes::subscriptions::get_subscription,
-        crate::routes::subscriptions::change_subscription,
-        crate::routes::subscriptions::suspend,
-        crate::routes::subscriptions::resume,
-        crate::routes::subscriptions::cancel,
-        crate::routes::devices::activate,
-        crate::routes::devices::challenge,
-        crate::routes::devices::refresh,
-        crate::routes::devices::heartbeat,
-        crate::routes::devices::deactivate,
-        crate::routes::devices::get_device,
-        crate::routes::devices::list_devices,
-        crate::routes::devices::list_cameras,
-        crate::routes::usage::upload,
-        crate::routes::usage::cloudevents,
-        crate::routes::usage::series,
-        crate::routes::usage::quotas,
-        crate::routes::invoices::preview,
-        crate::routes::invoices::issue,
-        crate::routes::invoices::list,
-    ),
-    components(schemas(
-        ErrorBody, ErrorDetail, Health, CatalogUploaded, ProductView, TenantCreate, TenantView, AddonQuantity,
-        SubscriptionCreate, SubscriptionChange, SubscriptionView, ActivationRequest, ActivationResponse, DeviceProof, ActivationChallenge,
-        RefreshRequest, RefreshResponse, HeartbeatRequest, HeartbeatResponse, DeviceView, CameraView,
-        SigningKeyView, ApiKeyCreate, ApiKeyCreated, ApiKeyView, AdminTokenRotated, UsageUpload, UsageUploadEvent, UsageRejection,
-        UsageUploadResult, UsageCloudEvent, UsageCloudEventData, EventRejection, CloudEventsResult,
-        UsageSeries, UsageBucketView, QuotaStatusList, QuotaStatus, InvoiceLineView, LateUsageView,
-        InvoiceView, TenantInvoices, InvoiceIssue,
-    )),
-    modifiers(&BearerAuth)
+    modifiers(&Credentials)
 )]
-struct ApiDoc;
+pub struct ApiDoc;
 
-struct BearerAuth;
+struct Credentials;
 
-impl Modify for BearerAuth {
+impl Modify for Credentials {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        for (name, description) in [
+            ("admin_token", "The vendor's admin token (`lct_admin_…`)."),
+            (
+                "api_key",
+                "A tenant API key (`lct_live_…`). The roles an operation lists are the scopes \
+                 the key needs; a `write` scope includes its `read`. Another tenant's ids \
+                 answer 404, exactly like ids that do not exist.",
+            ),
+            (
+                "device_token",
+                "A device token (`lct_dev_…`), answered by activation; it acts only on its own device.",
+            ),
+        ] {
+            let mut scheme = Http::new(HttpAuthScheme::Bearer);
+            scheme.description = Some(description.to_owned());
+            components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
     }
-}
-
-/// `GET /openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
 }

@@ -566,3 +566,63 @@ async fn a_license_imported_by_another_process_is_picked_up_by_the_running_agent
     assert_eq!(status["sequence"], 2);
     api.stop().await;
 }
+
+/// The document is the router: every operation `/openapi.json` lists reaches its
+/// handler (an unknown path reaches the fallback, which proves the probe can tell),
+/// and a JSON array where an object belongs is refused.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("openapi");
+    let agent = offline_agent(&device, "gate-control", standard(), clock, |_| {});
+    let api = LocalApi::start(agent).await;
+    let (status, document) = api.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let fallback = |answer: &serde_json::Value| {
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("no such route"))
+    };
+    let mut probed = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let url = format!(
+                "{}{}",
+                api.base,
+                path.replace("{camera_id}", "cam-x")
+                    .replace("{key}", "alerts.email")
+            );
+            let response = api
+                .http
+                .request(method.to_uppercase().parse().unwrap(), url)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            assert!(
+                status != 405 && !fallback(&answer),
+                "{method} {path} is documented but not served: {status} {answer}"
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 30, "{probed} operations");
+    let (status, answer) = api.get("/v1/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(fallback(&answer), "{answer}");
+
+    let (status, answer) = api
+        .post("/v1/check", serde_json::json!(["alerts.email"]))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JSON object"),
+        "{answer}"
+    );
+    api.stop().await;
+}

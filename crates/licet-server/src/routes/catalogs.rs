@@ -21,7 +21,7 @@ use licet_store::{ConflictKind, StoreError};
     )),
     responses((status = 404, body = ErrorBody), (status = 200, body = CatalogUploaded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn put_catalog(
     State(state): State<AppState>,
     _admin: Admin,
@@ -68,7 +68,7 @@ pub async fn put_catalog(
 /// Every product with its current catalog version.
 #[utoipa::path(get, path = "/v1/products", tag = "catalogs",
     responses((status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<ProductView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn list_products(
     State(state): State<AppState>,
     _admin: Admin,

@@ -75,6 +75,19 @@ impl IntoResponse for FoxsightFailure {
     }
 }
 
+/// An error answered on `path`: in BrinkByte's shape under `/api/v1/`, in Foxsight's
+/// under `/api/licenses/`, in Licet's elsewhere (for refusals made before a route's
+/// handler runs, such as the NUL check).
+pub fn in_shape_of(path: &str, error: ApiError) -> Response {
+    if path.starts_with("/api/v1/") {
+        BrinkbyteFailure(error).into_response()
+    } else if path.starts_with("/api/licenses/") {
+        FoxsightFailure(error).into_response()
+    } else {
+        error.into_response()
+    }
+}
+
 /// Re-shapes an `ApiError` response's body, keeping its status and extensions (so the
 /// logging middleware still sees internal details).
 fn translate(
@@ -115,12 +128,12 @@ impl axum::extract::FromRequestParts<AppState> for BrinkbyteCaller {
 
 /// A JSON body whose rejection answers in BrinkByte's shape.
 #[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(BrinkbyteFailure))]
+#[from_request(via(licet_http::JsonObject), rejection(BrinkbyteFailure))]
 pub struct BrinkbyteBody<T>(pub T);
 
 /// A JSON body whose rejection answers in Foxsight's shape.
 #[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(FoxsightFailure))]
+#[from_request(via(licet_http::JsonObject), rejection(FoxsightFailure))]
 pub struct FoxsightBody<T>(pub T);
 
 fn count(amount: Amount) -> i64 {
@@ -183,8 +196,9 @@ fn limit(snapshot: &Snapshot, key: &str) -> i64 {
     }
 }
 
-/// The key's tenant, if the key has `scope`; a different `tenant_id` in the body is
-/// refused.
+/// The key's tenant, if the key has `scope`. A different `tenant_id` in the body is
+/// answered 404, as another tenant's id is on every route: it is refused, never
+/// trusted, and whether that tenant exists is not revealed.
 fn brinkbyte_tenant(caller: &Caller, claimed: &str, scope: &str) -> Result<TenantId, ApiError> {
     let Caller::Tenant { tenant, .. } = caller else {
         return Err(ApiError::Forbidden(
@@ -192,8 +206,8 @@ fn brinkbyte_tenant(caller: &Caller, claimed: &str, scope: &str) -> Result<Tenan
         ));
     };
     if tenant.as_str() != claimed {
-        return Err(ApiError::Forbidden(
-            "tenant_id does not match the API key's tenant; the tenant always comes from the key"
+        return Err(ApiError::NotFound(
+            "no such tenant_id for this API key: the tenant always comes from the key, send its own id"
                 .into(),
         ));
     }
@@ -202,6 +216,9 @@ fn brinkbyte_tenant(caller: &Caller, claimed: &str, scope: &str) -> Result<Tenan
 }
 
 /// BrinkByte billing: is this device's license valid?
+#[utoipa::path(post, path = "/api/v1/licenses/validate", tag = "compatibility", request_body = BrinkbyteValidate,
+    responses((status = 200, body = BrinkbyteValidation), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["devices:read"])))]
 pub async fn brinkbyte_validate(
     State(state): State<AppState>,
     BrinkbyteCaller(caller): BrinkbyteCaller,
@@ -237,6 +254,9 @@ pub async fn brinkbyte_validate(
 }
 
 /// BrinkByte billing: is a feature enabled for the tenant?
+#[utoipa::path(post, path = "/api/v1/entitlements/check", tag = "compatibility", request_body = BrinkbyteEntitlementCheck,
+    responses((status = 200, body = BrinkbyteEntitlement), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["subscriptions:read"])))]
 pub async fn brinkbyte_entitlement(
     State(state): State<AppState>,
     BrinkbyteCaller(caller): BrinkbyteCaller,
@@ -289,6 +309,9 @@ pub async fn brinkbyte_entitlement(
 }
 
 /// BrinkByte billing: a device heartbeat with its active cameras.
+#[utoipa::path(post, path = "/api/v1/heartbeat", tag = "compatibility", request_body = BrinkbyteHeartbeat,
+    responses((status = 200, body = BrinkbyteHeartbeatAck), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["devices:write"])))]
 pub async fn brinkbyte_heartbeat(
     State(state): State<AppState>,
     BrinkbyteCaller(caller): BrinkbyteCaller,
@@ -349,6 +372,8 @@ async fn foxsight_license(
 }
 
 /// Foxsight: activate an installation with its license key and hardware id.
+#[utoipa::path(post, path = "/api/licenses/activate", tag = "compatibility", request_body = FoxsightActivate,
+    responses((status = 201, body = FoxsightEnvelope<FoxsightActivated>), (status = 400, body = FoxsightEnvelope<FoxsightActivated>), (status = 401, body = FoxsightEnvelope<FoxsightActivated>), (status = 403, body = FoxsightEnvelope<FoxsightActivated>), (status = 404, body = FoxsightEnvelope<FoxsightActivated>), (status = 409, body = FoxsightEnvelope<FoxsightActivated>), (status = 415, body = FoxsightEnvelope<FoxsightActivated>), (status = 422, body = FoxsightEnvelope<FoxsightActivated>), (status = 429, body = FoxsightEnvelope<FoxsightActivated>)))]
 pub async fn foxsight_activate(
     State(state): State<AppState>,
     crate::auth::ClientAddress(address): crate::auth::ClientAddress,
@@ -429,6 +454,8 @@ async fn foxsight_device(
 
 /// Foxsight: is the license valid for this hardware? A valid answer carries a freshly
 /// signed license.
+#[utoipa::path(post, path = "/api/licenses/validate", tag = "compatibility", request_body = FoxsightValidate,
+    responses((status = 200, body = FoxsightEnvelope<FoxsightValidation>), (status = 400, body = FoxsightEnvelope<FoxsightValidation>), (status = 401, body = FoxsightEnvelope<FoxsightValidation>), (status = 403, body = FoxsightEnvelope<FoxsightValidation>), (status = 404, body = FoxsightEnvelope<FoxsightValidation>), (status = 409, body = FoxsightEnvelope<FoxsightValidation>), (status = 415, body = FoxsightEnvelope<FoxsightValidation>), (status = 422, body = FoxsightEnvelope<FoxsightValidation>), (status = 429, body = FoxsightEnvelope<FoxsightValidation>)))]
 pub async fn foxsight_validate(
     State(state): State<AppState>,
     FoxsightBody(body): FoxsightBody<FoxsightValidate>,
@@ -459,6 +486,8 @@ pub async fn foxsight_validate(
 }
 
 /// Foxsight: the 4-hourly heartbeat with cameras in use, users active, storage used.
+#[utoipa::path(post, path = "/api/licenses/heartbeat", tag = "compatibility", request_body = FoxsightValidate,
+    responses((status = 200, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 400, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 401, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 403, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 404, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 409, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 415, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 422, body = FoxsightEnvelope<FoxsightHeartbeatAck>), (status = 429, body = FoxsightEnvelope<FoxsightHeartbeatAck>)))]
 pub async fn foxsight_heartbeat(
     State(state): State<AppState>,
     FoxsightBody(body): FoxsightBody<FoxsightValidate>,
@@ -571,6 +600,9 @@ fn brinkbyte_usage_event(
 /// BrinkByte billing: a batch of usage events. Partial batches are stored: refused
 /// events are counted and explained by index, the rest are kept. A retried batch is
 /// recognised and counts once.
+#[utoipa::path(post, path = "/api/v1/usage/batch", tag = "compatibility", request_body = BrinkbyteUsageBatch,
+    responses((status = 200, body = BrinkbyteUsageResult), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["usage:write"])))]
 pub async fn brinkbyte_usage_batch(
     State(state): State<AppState>,
     BrinkbyteCaller(caller): BrinkbyteCaller,

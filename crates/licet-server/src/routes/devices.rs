@@ -283,7 +283,7 @@ async fn load(
     responses((status = 200, body = RefreshResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "Refused; `verdict` holds the signed verdict"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["devices:write"]), ("device_token" = [])))]
 pub async fn refresh(
     State(state): State<AppState>,
     caller: Caller,
@@ -331,7 +331,7 @@ pub async fn refresh(
     request_body = HeartbeatRequest,
     responses((status = 403, body = ErrorBody), (status = 200, body = HeartbeatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("device_token" = [])))]
 pub async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
@@ -393,7 +393,7 @@ pub async fn heartbeat(
 /// with `devices:write`).
 #[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 204, description = "Deactivated"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["devices:write"]), ("device_token" = [])))]
 pub async fn deactivate(
     State(state): State<AppState>,
     caller: Caller,
@@ -410,7 +410,7 @@ pub async fn deactivate(
 /// One device.
 #[utoipa::path(get, path = "/v1/devices/{device_id}", tag = "devices", params(("device_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = DeviceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["devices:read"]), ("device_token" = [])))]
 pub async fn get_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -424,7 +424,7 @@ pub async fn get_device(
 /// A tenant's devices.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/devices", tag = "devices", params(("tenant_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["devices:read"])))]
 pub async fn list_devices(
     State(state): State<AppState>,
     caller: Caller,
@@ -446,7 +446,7 @@ pub async fn list_devices(
 /// Cameras seen on a device.
 #[utoipa::path(get, path = "/v1/devices/{device_id}/cameras", tag = "devices", params(("device_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<CameraView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["devices:read"]), ("device_token" = [])))]
 pub async fn list_cameras(
     State(state): State<AppState>,
     caller: Caller,

@@ -86,7 +86,7 @@ async fn store_document(
     params(("tenant_id" = String, Path), PeriodQuery),
     responses((status = 200, body = TenantInvoices), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["invoices:read"])))]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +117,7 @@ pub async fn preview(
     params(("tenant_id" = String, Path)), request_body = InvoiceIssue,
     responses((status = 200, body = TenantInvoices), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn issue(
     State(state): State<AppState>,
     _admin: Admin,
@@ -205,7 +205,7 @@ pub async fn issue(
     params(("tenant_id" = String, Path)),
     responses((status = 200, body = Vec<InvoiceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["invoices:read"])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use axum::extract::FromRequest;
 /// A JSON request body whose rejections (malformed JSON, unknown fields, wrong types,
 /// too large) answer in the API's error shape.
 #[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[from_request(via(licet_http::JsonObject), rejection(ApiError))]
 pub struct Body<T>(pub T);
 
 /// A path parameter whose rejection answers in the API's error shape.

@@ -71,7 +71,7 @@ async fn validate(state: &AppState, subscription: &Subscription) -> Result<(), A
     params(("tenant_id" = String, Path)), request_body = SubscriptionCreate,
     responses((status = 201, body = SubscriptionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn create_subscription(
     State(state): State<AppState>,
     _admin: Admin,
@@ -132,7 +132,7 @@ pub async fn create_subscription(
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/subscriptions", tag = "subscriptions",
     params(("tenant_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<SubscriptionView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["subscriptions:read"])))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +161,7 @@ async fn load(
 /// One subscription.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["subscriptions:read"])))]
 pub async fn get_subscription(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,7 +176,7 @@ pub async fn get_subscription(
     request_body = SubscriptionChange,
     responses((status = 200, body = SubscriptionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn change_subscription(
     State(state): State<AppState>,
     _admin: Admin,
@@ -226,7 +226,7 @@ async fn set_status(
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/suspend", tag = "subscriptions", params(("id" = String, Path)),
     responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
@@ -239,7 +239,7 @@ pub async fn suspend(
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions", params(("id" = String, Path)),
     responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
@@ -252,7 +252,7 @@ pub async fn resume(
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/cancel", tag = "subscriptions", params(("id" = String, Path)),
     responses((status = 400, body = ErrorBody), (status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,

@@ -26,7 +26,7 @@ fn view(tenant: Tenant) -> TenantView {
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
     responses((status = 404, body = ErrorBody), (status = 201, body = TenantView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     _admin: Admin,
@@ -45,7 +45,7 @@ pub async fn create_tenant(
 /// Every tenant.
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
     responses((status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Vec<TenantView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn list_tenants(
     State(state): State<AppState>,
     _admin: Admin,
@@ -65,7 +65,7 @@ pub async fn list_tenants(
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}", tag = "tenants",
     params(("tenant_id" = String, Path)),
     responses((status = 403, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = TenantView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = [])))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ pub async fn get_tenant(
 #[utoipa::path(post, path = "/v1/api-keys", tag = "tenants", request_body = ApiKeyCreate,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     _admin: Admin,
@@ -151,7 +151,7 @@ fn key_view(credential: licet_store::Credential) -> ApiKeyView {
     params(("tenant_id" = String, Path)),
     responses((status = 200, body = Vec<ApiKeyView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     _admin: Admin,
@@ -168,7 +168,7 @@ pub async fn list_api_keys(
 #[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "tenants",
     params(("key_id" = String, Path, description = "The key id: 16 hex digits after lct_live_")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = [])))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,7 +199,7 @@ pub async fn revoke_api_key(
 /// database.
 #[utoipa::path(post, path = "/v1/admin-token/rotate", tag = "tenants",
     responses((status = 201, body = AdminTokenRotated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = [])))]
 pub async fn rotate_admin_token(
     State(state): State<AppState>,
     _admin: Admin,

@@ -59,7 +59,7 @@ fn rejection(
     request_body = UsageUpload,
     responses((status = 200, body = UsageUploadResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("device_token" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -252,7 +252,7 @@ fn cloud_event(
     responses((status = 200, body = CloudEventsResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["usage:write"])))]
 pub async fn cloudevents(
     State(state): State<AppState>,
     caller: Caller,
@@ -364,7 +364,7 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
     params(("tenant_id" = String, Path), UsageFilter),
     responses((status = 200, body = UsageSeries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["usage:read"])))]
 pub async fn series(
     State(state): State<AppState>,
     caller: Caller,
@@ -446,7 +446,7 @@ pub async fn series(
     params(("tenant_id" = String, Path)),
     responses((status = 200, body = QuotaStatusList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("admin_token" = []), ("api_key" = ["usage:read"])))]
 pub async fn quotas(
     State(state): State<AppState>,
     caller: Caller,

@@ -275,6 +275,60 @@ async fn nul_bytes_and_odd_bodies_are_refused_in_shape(server: &TestServer) {
     assert_eq!(response.status().as_u16(), 415);
     let json: serde_json::Value = response.json().await.unwrap();
     assert_eq!(json["error"]["code"], "unsupported_media_type", "{json}");
+
+    // A JSON array where an object belongs: serde would read the fields by position,
+    // so `[null, null]` was a valid "change nothing" (found by schemathesis).
+    let (_, subscription) = server.tenant_with("gate-control", "standard").await;
+    let before = server.admin.subscription(&subscription.id).await.unwrap();
+    let response = server
+        .http()
+        .patch(format!(
+            "{}/v1/subscriptions/{}",
+            server.base, subscription.id
+        ))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body("[null, null]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JSON object"),
+        "{json}"
+    );
+    assert_eq!(
+        server.admin.subscription(&subscription.id).await.unwrap(),
+        before
+    );
+
+    // The compatibility routes refuse a NUL in their product's own shape.
+    let (status, json) = post_raw(
+        server,
+        &admin,
+        "/api/v1/heartbeat",
+        br#"{"tenant_id": "t\u0000", "device_id": "d"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{json}"
+    );
+    let (status, json) = post_raw(
+        server,
+        "",
+        "/api/licenses/validate",
+        br#"{"license_key": "k\u0000", "hardware_id": "h"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(json["success"], false);
+    assert_eq!(json["error"]["code"], "invalid_request", "{json}");
 }
 
 crate::on_both!(

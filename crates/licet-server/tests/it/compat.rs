@@ -145,16 +145,17 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
         json!({"status": "ok", "next_heartbeat_in_seconds": 60})
     );
 
-    // The tenant comes from the key: another tenant_id in the body is refused, not trusted.
+    // The tenant comes from the key: another tenant_id in the body is refused (404, as
+    // another tenant's id is everywhere), not trusted.
     let (status, body) = post(server, Some(&key), "/api/v1/licenses/validate",
         json!({"camera_id": "cam-1", "tenant_id": "ten_someone_else", "device_id": device.device_id})).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     assert_eq!(keys(&body), ["code", "detail"]);
     assert!(
         body["detail"]
             .as_str()
             .unwrap()
-            .contains("does not match the API key's tenant"),
+            .contains("the tenant always comes from the key"),
         "{body}"
     );
     // BrinkByte's error shape for missing auth and malformed bodies too.
