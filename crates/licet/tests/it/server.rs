@@ -22,7 +22,17 @@ impl Drop for Running {
 }
 
 pub(crate) fn start(data_dir: &Path, database_url: Option<&str>) -> (Running, Vec<String>) {
+    start_with(data_dir, database_url, &[])
+}
+
+/// [`start`] with extra environment settings.
+fn start_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Running, Vec<String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_licet"));
+    command.envs(env.iter().copied());
     command
         .args([
             "server",
@@ -226,9 +236,15 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         .unwrap();
     assert!(init.status.success(), "{}", stderr(&init));
     let token = stdout(&init).lines().last().unwrap().to_owned();
-    // Both processes start at once over the same database and catalogs.
-    let (a, _) = start(&data, Some(&url));
-    let (b, _) = start(&data, Some(&url));
+    // Both processes start at once over the same database and catalogs, and share
+    // their rate limits through Redis.
+    let redis = redis_url();
+    let env: Vec<(&str, &str)> = redis
+        .iter()
+        .map(|r| ("LICET_REDIS_URL", r.as_str()))
+        .collect();
+    let (a, _) = start_with(&data, Some(&url), &env);
+    let (b, _) = start_with(&data, Some(&url), &env);
     let rt = runtime();
     rt.block_on(async {
         let admin_a = Client::new(&a.base).with_token(&token);
@@ -290,10 +306,70 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         let keys_a = Client::new(&a.base).signing_keys().await.unwrap();
         assert_eq!(keys_a, Client::new(&b.base).signing_keys().await.unwrap());
         assert_eq!(keys_a.len(), 1);
+        if redis.is_some() {
+            guesses_are_limited_across(&a.base, &b.base).await;
+        }
     });
     assert_eq!(terminate(a), 0);
     assert_eq!(terminate(b), 0);
     drop_schema(&url);
+}
+
+/// The Redis URL the tests share, or `None` outside CI when unset.
+fn redis_url() -> Option<String> {
+    match std::env::var("LICET_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but LICET_TEST_REDIS_URL is not set")
+        }
+        _ => None,
+    }
+}
+
+/// Wrong license keys from one address, sent to the two processes in turn: together
+/// they allow the default 30 a minute, not 30 each.
+async fn guesses_are_limited_across(a: &str, b: &str) {
+    let wrong = serde_json::json!({
+        "license_key": "LCT-7KQ2M-PX9TD-4RW8N-HC3VZ", "fingerprint": "guess",
+        "device_public_key": "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=", "name": "guess"
+    });
+    let minute =
+        || licet_host::clock::Clock::now(&licet_host::clock::SystemClock).unix_timestamp() / 60;
+    // The shared count is per minute: a burst that straddles a minute boundary is run
+    // again, from another address (one of its own, so no other run's window counts).
+    for attempt in 0..3u32 {
+        let octet = u8::try_from((std::process::id() + attempt) % 200 + 30).unwrap();
+        let http = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 2, octet]))
+            .build()
+            .unwrap();
+        let started = minute();
+        let mut statuses = Vec::new();
+        for i in 0..40 {
+            let base = if i % 2 == 0 { a } else { b };
+            let response = http
+                .post(format!("{base}/v1/activations"))
+                .json(&wrong)
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 429 {
+                assert!(response.headers().contains_key("retry-after"));
+            }
+            statuses.push(response.status().as_u16());
+        }
+        if minute() != started {
+            continue;
+        }
+        let allowed = statuses.iter().filter(|s| **s != 429).count();
+        assert_eq!(
+            allowed, 30,
+            "the two processes together allowed {allowed} of 40: {statuses:?}"
+        );
+        assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+        return;
+    }
+    panic!("three bursts in a row straddled a minute boundary");
 }
 
 fn drop_schema(url: &str) {
