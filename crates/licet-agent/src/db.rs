@@ -20,36 +20,13 @@ pub enum DbError {
     /// SQLite said no.
     #[error("agent database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought to this agent's version.
+    #[error(transparent)]
+    Schema(#[from] crate::schema::SchemaError),
     /// A stored value is not what this agent wrote.
     #[error("agent database: {0}")]
     Corrupt(String),
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS license (
-    id        INTEGER PRIMARY KEY CHECK (id = 1),
-    armored   TEXT NOT NULL,
-    sequence  INTEGER NOT NULL,
-    stored_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cameras (
-    camera_id           TEXT PRIMARY KEY,
-    name                TEXT,
-    first_registered_at TEXT NOT NULL,
-    registered          INTEGER NOT NULL,
-    updated_at          TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quota_usage (
-    feature TEXT NOT NULL,
-    period  TEXT NOT NULL,
-    used    INTEGER NOT NULL,
-    PRIMARY KEY (feature, period)
-);
-";
 
 /// A camera row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,12 +87,13 @@ fn write_meta(
 
 impl Db {
     /// Opens (creating if needed) the database at `path`.
+    /// Brings its schema to this agent's version first (see [`crate::schema`]).
     pub fn open(path: &Path) -> Result<Db, DbError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        crate::schema::migrate(&mut conn)?;
         Ok(Db {
             conn: Mutex::new(conn),
         })

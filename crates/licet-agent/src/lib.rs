@@ -21,6 +21,7 @@ pub mod ofrep;
 pub mod openapi;
 pub mod page;
 pub mod publish;
+pub mod schema;
 pub mod usage;
 
 pub use agent::{Agent, Entitlements};

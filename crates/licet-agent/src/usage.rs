@@ -97,23 +97,6 @@ pub struct Recorder {
     recorded: Arc<tokio::sync::Notify>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS usage_events (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind        TEXT NOT NULL,
-    quantity    INTEGER NOT NULL,
-    unit        TEXT,
-    camera_id   TEXT,
-    occurred_at TEXT NOT NULL,
-    attributes  TEXT
-);
-CREATE TABLE IF NOT EXISTS camera_days (
-    camera_id TEXT NOT NULL,
-    day       TEXT NOT NULL,
-    PRIMARY KEY (camera_id, day)
-);
-";
-
 fn insert(conn: &rusqlite::Transaction<'_>, event: &UsageEvent) -> rusqlite::Result<u64> {
     conn.execute(
         "INSERT INTO usage_events (kind, quantity, unit, camera_id, occurred_at, attributes)
@@ -133,12 +116,13 @@ fn insert(conn: &rusqlite::Transaction<'_>, event: &UsageEvent) -> rusqlite::Res
 impl Recorder {
     /// Opens the outbox in the database at `path` and starts the writer thread, which
     /// stops when the last `Recorder` is dropped.
-    pub fn start(path: &Path, max_backlog: u64) -> rusqlite::Result<Recorder> {
-        let conn = Connection::open(path)?;
+    pub fn start(path: &Path, max_backlog: u64) -> Result<Recorder, crate::db::DbError> {
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        // Usually `Db::open` has migrated the file already; then this finds nothing to do.
+        crate::schema::migrate(&mut conn)?;
         let waiting: i64 = conn.query_row("SELECT count(*) FROM usage_events", [], |r| r.get(0))?;
         let backlog = Arc::new(AtomicU64::new(u64::try_from(waiting).unwrap_or(0)));
         let (sender, receiver) = mpsc::channel();

@@ -18,6 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Licet server (SQLite under ./licet-data by default).
+    #[cfg(feature = "server")]
     #[command(after_help = SERVER_EXAMPLES)]
     Server(ServerArgs),
     /// Create and inspect signing keys.
@@ -195,6 +196,7 @@ pub enum AgentAction {
     PrintConfig,
 }
 
+#[cfg(feature = "server")]
 const SERVER_EXAMPLES: &str = "Examples:
   licet server                                  # SQLite in ./licet-data, http://127.0.0.1:8470
   licet server --catalog-dir examples/catalogs  # load the example catalogs at start
@@ -204,6 +206,7 @@ const SERVER_EXAMPLES: &str = "Examples:
 
 Precedence: defaults < --config FILE (TOML) < LICET_* environment < flags.";
 
+#[cfg(feature = "server")]
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     #[command(subcommand)]
@@ -263,6 +266,7 @@ pub struct ServerArgs {
     pub redis_url: Option<String>,
 }
 
+#[cfg(feature = "server")]
 #[derive(Debug, Subcommand)]
 pub enum ServerAction {
     /// Create the data directory, the signing key and the bootstrap admin token, print

@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod cameras;
 mod conformance;
+mod migrations;
 mod offline;
 mod openfeature;
 mod plan_hook;

@@ -1,7 +1,7 @@
 //! `licet agent` and its subcommands: run the agent, write an air-gapped activation
 //! request, import a license, show the plan or the state of the stored license.
 
-use super::server::{init_logging, shutdown_signal};
+use super::process::{init_logging, shutdown_signal};
 use crate::args::{AgentAction, AgentArgs, Format};
 use crate::output;
 use anyhow::{Context, Result};

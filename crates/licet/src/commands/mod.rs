@@ -6,6 +6,8 @@ mod invoice;
 mod keys;
 mod license;
 mod plan;
+mod process;
+#[cfg(feature = "server")]
 mod server;
 
 use crate::args::{
@@ -23,6 +25,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        #[cfg(feature = "server")]
         Command::Server(args) => server::run(&args),
         Command::Keys(KeysCommand::New { out }) => keys::new(&out),
         Command::Keys(KeysCommand::NewRoot { out }) => keys::new_root(&out),
