@@ -2,7 +2,7 @@
 //! request → `licet license issue --request` → `import-license`), offline status and
 //! plan, a refused forgery, and the agent process serving checks until SIGTERM.
 
-use crate::{catalog, code, licet, path, stderr, stdout};
+use crate::{catalog, code, licet, path, repo, stderr, stdout};
 use std::path::Path;
 use std::process::Command;
 
@@ -322,4 +322,25 @@ fn a_server_that_never_answers_cannot_hold_the_agent() {
     let (agent, _lines) = start(120);
     std::thread::sleep(Duration::from_millis(1500));
     stop_within_5s(agent);
+}
+
+/// The settings file `deploy/` ships is one the agent reads (unknown keys are refused),
+/// and its plan hook hands the profiles to docker compose the way compose reads them.
+#[test]
+fn the_shipped_agent_settings_file_is_valid() {
+    let printed = licet([
+        "agent",
+        "--config",
+        path(&repo().join("deploy/agent.toml")),
+        "print-config",
+    ]);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let text = stdout(&printed);
+    assert!(text.contains("trusted_roots = ["), "{text}");
+    assert!(
+        text.contains(
+            r#"on_plan_change = 'COMPOSE_PROFILES="$LICET_COMPOSE_PROFILES" docker compose"#
+        ),
+        "{text}"
+    );
 }
