@@ -32,6 +32,8 @@ pub struct ApiState {
     pub agent: Agent,
     /// Counters.
     pub counters: Arc<Counters>,
+    /// Latency histograms: per route, and the usage outbox's commits.
+    pub latency: Arc<licet_http::observe::Latency>,
 }
 
 /// Request counters.
@@ -577,7 +579,11 @@ pub async fn record_usage(
         .map(|(i, v)| usage_event(i, v, now))
         .collect::<Result<Vec<_>, _>>()?;
     let accepted = events.len() as u64;
-    let (first, last) = s.agent.record_usage(events).await.map_err(|e| match e {
+    let started = tokio::time::Instant::now();
+    let recorded = s.agent.record_usage(events).await;
+    s.latency
+        .operation("usage_commit", started.elapsed().as_secs_f64());
+    let (first, last) = recorded.map_err(|e| match e {
         crate::usage::RecordError::Full { .. } => ApiError::OutboxFull(e.to_string()),
         crate::usage::RecordError::Storage(m) => ApiError::Internal(m),
     })?;
@@ -717,6 +723,8 @@ pub async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
         "How far the clock is behind the time high-water mark (0 when not).",
         current.report.clock_behind_seconds.unwrap_or(0),
     );
+    out.push_str(&s.latency.render());
+    out.push('\n');
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

@@ -130,9 +130,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
+        let mut internal = None;
         let message = match self {
             ApiError::Internal(detail) => {
-                tracing::error!("local API request failed: {detail}");
+                // Logged once, by the failure-logging middleware.
+                internal = Some(licet_http::observe::InternalDetail(detail));
                 "the agent could not answer; its log has the details".to_owned()
             }
             ApiError::Unauthorized => {
@@ -157,7 +159,11 @@ impl IntoResponse for ApiError {
             },
             verdict: None,
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(detail) = internal {
+            response.extensions_mut().insert(detail);
+        }
+        response
     }
 }
 

@@ -53,6 +53,11 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
     let state = ApiState {
         agent,
         counters: Arc::new(Counters::default()),
+        latency: licet_http::observe::Latency::new(
+            "licet_agent",
+            "operation",
+            "Time of the agent's own operations (usage_commit: events on disk, fsync included)",
+        ),
     };
     let (routes, document) =
         utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -94,6 +99,11 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
         .layer(axum::Extension(licet_http::Document::new(&document)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
+            state.latency.clone(),
+            licet_http::observe::measure,
+        ))
+        .layer(axum::middleware::from_fn(licet_http::observe::log_failures))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::require_token,
         ))
@@ -105,7 +115,8 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
         // Outermost: a 413 from the body limit or a 405 still has the error shape.
         .layer(axum::middleware::from_fn(api::ensure_shape))
         .with_state(state);
-    (app, document)
+    // Outermost: a request id and a span for every request, whatever answers it.
+    (licet_http::observe::traced(app), document)
 }
 
 async fn not_found() -> error::ApiError {

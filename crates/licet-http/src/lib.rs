@@ -2,7 +2,10 @@
 //! body the same way and serve their OpenAPI documents the same way: [`JsonObject`], a JSON
 //! body that must be an object, and [`Document`], the rendered document with the
 //! handler that serves it. Each side keeps its own error type and turns a
-//! [`BodyRejection`] into it.
+//! [`BodyRejection`] into it. [`observe`] holds the request id, the request span and
+//! the latency histograms both serve at `/metrics`.
+
+pub mod observe;
 
 use axum::Extension;
 use axum::extract::rejection::JsonRejection;

@@ -65,9 +65,7 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// The detail of an internal error, for the logging middleware.
-#[derive(Clone, Debug)]
-pub struct InternalDetail(pub String);
+pub use licet_http::observe::InternalDetail;
 
 impl ApiError {
     /// HTTP status.

@@ -15,6 +15,7 @@ mod issuance;
 pub mod limits;
 pub mod metering;
 pub mod metrics;
+mod observed;
 mod openapi;
 pub mod routes;
 pub mod signer;
@@ -81,13 +82,14 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         None => None,
         Some(url) => Some(connect_redis(url.expose_secret()).await?),
     };
+    let metrics = Arc::new(metrics::Metrics::default());
     let state = AppState {
-        store,
+        store: observed::Observed::wrap(store, metrics.latency.clone()),
         signer: Arc::new(signer),
         limiter: limits::Limiter::new(config.rate_limits, redis),
         clock,
         catalogs: Default::default(),
-        metrics: Default::default(),
+        metrics,
         heartbeat_interval_seconds: config.heartbeat_interval_seconds,
     };
     if let Some(dir) = &config.catalog_dir {
@@ -299,11 +301,17 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.latency.clone(),
+            licet_http::observe::measure,
+        ))
+        .layer(middleware::from_fn(licet_http::observe::log_failures))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         // Outermost: whatever a layer below answered, a client gets the error shape.
         .layer(middleware::from_fn(error::ensure_shape))
         .with_state(state);
-    (app, document)
+    // Outermost: a request id and a span for every request, whatever answers it.
+    (licet_http::observe::traced(app), document)
 }
 
 /// Refuses NUL characters anywhere in a request (path, query, JSON body): PostgreSQL
@@ -378,21 +386,10 @@ async fn not_found() -> error::ApiError {
     error::ApiError::NotFound("no such route; see /openapi.json".into())
 }
 
-/// Counts responses and logs server errors with their internal detail.
+/// Counts responses by status class.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let status = response.status();
-    state.metrics.response(status.as_u16());
-    if status.is_server_error() {
-        let detail = response
-            .extensions()
-            .get::<error::InternalDetail>()
-            .map(|d| d.0.as_str())
-            .unwrap_or("-");
-        tracing::error!(%method, %path, status = status.as_u16(), detail, "request failed");
-    }
+    state.metrics.response(response.status().as_u16());
     response
 }
 

@@ -1,14 +1,15 @@
-//! Counters exposed at `/metrics` in the Prometheus text format.
-//!
-//! A handful of process-local counters; each replica reports its own and Prometheus
-//! sums them. Written by hand because the set is small and fixed.
+//! What `/metrics` exposes, in the Prometheus text format: a handful of process-local
+//! counters (each replica reports its own and Prometheus sums them), and request
+//! latency histograms per route from [`licet_http::observe`].
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The server's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
+    /// Latency histograms (per route, and per store operation).
+    pub latency: std::sync::Arc<licet_http::observe::Latency>,
     /// Responses by status class (1xx..5xx → index 0..4).
     pub responses: [AtomicU64; 5],
     /// Devices activated (new or re-activated).
@@ -21,6 +22,24 @@ pub struct Metrics {
     pub verdicts: AtomicU64,
     /// Heartbeats received.
     pub heartbeats: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            latency: licet_http::observe::Latency::new(
+                "licet",
+                "store_operation",
+                "Time spent in each store method (one use-case transaction each)",
+            ),
+            responses: Default::default(),
+            activations: Default::default(),
+            activations_refused: Default::default(),
+            licenses_issued: Default::default(),
+            verdicts: Default::default(),
+            heartbeats: Default::default(),
+        }
+    }
 }
 
 /// Increments a counter.
@@ -84,6 +103,8 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
+        out.push_str(&self.latency.render());
+        out.push('\n');
         out
     }
 }

@@ -528,6 +528,21 @@ async fn the_status_page_shows_state_trial_bar_cameras_and_metrics_count_checks(
         .await
         .unwrap();
     assert!(metrics.contains("licet_agent_checks_total 1"), "{metrics}");
+    // Latency per route template (the camera id is not a label).
+    assert!(
+        metrics.contains(
+            r#"licet_agent_http_request_duration_seconds_count{method="POST",route="/v1/check",status="2xx"} 1"#
+        ),
+        "{metrics}"
+    );
+    let answer = api
+        .http
+        .get(format!("{}/v1/status", api.base))
+        .header("x-request-id", "agent-trace-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "agent-trace-7");
     assert!(
         metrics.contains("licet_agent_checks_denied_total 1"),
         "{metrics}"

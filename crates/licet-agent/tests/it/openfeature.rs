@@ -56,3 +56,76 @@ async fn the_python_ofrep_provider_evaluates_a_boolean_a_limit_and_an_unknown_fl
     assert_eq!(results["teleport"]["error_code"], "FLAG_NOT_FOUND");
     api.stop().await;
 }
+
+/// The agent's and the server's `/metrics` parse with the Prometheus project's own
+/// Python client parser (PyPI `prometheus-client`, installed next to the OpenFeature
+/// client), histograms included.
+#[tokio::test]
+async fn metrics_parse_with_the_official_prometheus_parser() {
+    let python = match std::env::var("LICET_TEST_OFREP_PYTHON") {
+        Ok(python) if !python.is_empty() => python,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but LICET_TEST_OFREP_PYTHON is not set: the metrics parser test must run in CI"
+            )
+        }
+        _ => return,
+    };
+    let clock = Arc::new(ManualClock::new(START));
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::support::TestServer::start(clock.clone(), 0, dir.path().join("server"));
+    let device = Device::new("metrics-box");
+    let agent = offline_agent(
+        &device,
+        "gate-control",
+        Subscription::plan("standard"),
+        clock,
+        |_| {},
+    );
+    let api = LocalApi::start(agent).await;
+    let http = reqwest::Client::new();
+    api.post("/v1/check", serde_json::json!({"feature": "lpr.basic"}))
+        .await;
+    http.get(format!("{}/v1/signing-keys", server.base))
+        .send()
+        .await
+        .unwrap();
+    let parse = "import sys\n\
+        from prometheus_client.parser import text_string_to_metric_families\n\
+        families = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}\n\
+        print(sorted(n for n, f in families.items() if f.type == 'histogram'))";
+    for (base, histogram) in [
+        (&api.base, "licet_agent_http_request_duration_seconds"),
+        (&server.base, "licet_http_request_duration_seconds"),
+    ] {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut child = tokio::process::Command::new(&python)
+            .args(["-c", parse])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).await.unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().await.unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{base}/metrics does not parse: {}\n{text}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(printed.contains(histogram), "{printed}");
+    }
+    api.stop().await;
+    server.stop();
+}

@@ -3,16 +3,22 @@
 
 use anyhow::{Context, Result};
 
-/// Logs to stderr, filtered by `LICET_LOG` (default `info`).
+/// Logs to stderr, filtered by `LICET_LOG` (default `info`); one JSON object per line
+/// when `LICET_LOG_FORMAT=json` (for log shippers), text otherwise. A request's lines
+/// carry its span: method, path and `request_id`.
 pub(crate) fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LICET_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LICET_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LICET_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not

@@ -22,14 +22,15 @@ impl Drop for Running {
 }
 
 pub(crate) fn start(data_dir: &Path, database_url: Option<&str>) -> (Running, Vec<String>) {
-    start_with(data_dir, database_url, &[])
+    start_with(data_dir, database_url, &[], Stdio::null())
 }
 
-/// [`start`] with extra environment settings.
+/// [`start`] with extra environment settings, and stderr (the log) where the test says.
 fn start_with(
     data_dir: &Path,
     database_url: Option<&str>,
     env: &[(&str, &str)],
+    log: Stdio,
 ) -> (Running, Vec<String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_licet"));
     command.envs(env.iter().copied());
@@ -44,7 +45,7 @@ fn start_with(
         .args(["--catalog-dir", path(&repo().join("examples/catalogs"))])
         .env_remove("LICET_DATABASE_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(log);
     if let Some(url) = database_url {
         command.env("LICET_DATABASE_URL", url);
     }
@@ -243,8 +244,8 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         .iter()
         .map(|r| ("LICET_REDIS_URL", r.as_str()))
         .collect();
-    let (a, _) = start_with(&data, Some(&url), &env);
-    let (b, _) = start_with(&data, Some(&url), &env);
+    let (a, _) = start_with(&data, Some(&url), &env, Stdio::null());
+    let (b, _) = start_with(&data, Some(&url), &env, Stdio::null());
     let rt = runtime();
     rt.block_on(async {
         let admin_a = Client::new(&a.base).with_token(&token);
@@ -414,4 +415,79 @@ fn a_lost_admin_token_is_recovered_with_the_data_directory() {
             .unwrap();
     });
     assert_eq!(terminate(server), 0);
+}
+
+/// Every answer carries a request id (the client's, or a new one), the log lines of
+/// the request carry it too (here as JSON), and `/metrics` has latency histograms per
+/// route template.
+#[test]
+fn requests_are_traced_by_id_and_timed_per_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let (server, lines) = start_with(
+        &dir.path().join("data"),
+        None,
+        &[
+            ("LICET_LOG", "info,tower_http=debug"),
+            ("LICET_LOG_FORMAT", "json"),
+        ],
+        Stdio::from(log),
+    );
+    let token = lines[1].clone();
+    let rt = runtime();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let answer = http
+            .get(format!("{}/v1/tenants", server.base))
+            .bearer_auth(&token)
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["x-request-id"], "trace-me-42");
+        let answer = http
+            .get(format!("{}/v1/tenants/ten_nobody", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404);
+        let made = answer.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(made.len(), 36, "a UUID: {made}");
+
+        let metrics = http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for expected in [
+            "# TYPE licet_http_request_duration_seconds histogram",
+            r#"licet_http_request_duration_seconds_count{method="GET",route="/v1/tenants",status="2xx"} 1"#,
+            r#"licet_http_request_duration_seconds_count{method="GET",route="/v1/tenants/{tenant_id}",status="4xx"} 1"#,
+            r#"licet_store_operation_duration_seconds_count{operation="list_tenants"} 1"#,
+        ] {
+            assert!(metrics.contains(expected), "{expected} in:\n{metrics}");
+        }
+        assert!(!metrics.contains("# EOF"), "{metrics}");
+    });
+    assert_eq!(terminate(server), 0);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let traced: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|line: &serde_json::Value| line["span"]["request_id"] == "trace-me-42")
+        .collect();
+    assert!(
+        !traced.is_empty(),
+        "no log line carries the request id:\n{log}"
+    );
+    assert!(
+        traced.iter().all(|l| l["span"]["path"] == "/v1/tenants"),
+        "{traced:?}"
+    );
 }
