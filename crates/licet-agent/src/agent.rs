@@ -77,6 +77,15 @@ struct StoredVerdict {
 }
 
 /// Mutable inputs of the state machine, mirrored in the database.
+/// How an evaluation treats the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Evaluation {
+    /// The state's inputs changed: always a new snapshot.
+    NewSnapshot,
+    /// Only time passed: a new snapshot only when the state or the license changed.
+    KeepSnapshotIfSameState,
+}
+
 struct Persisted {
     license: Option<VerifiedLicense>,
     keyring: Keyring,
@@ -422,7 +431,7 @@ impl Agent {
                 syncing: tokio::sync::Mutex::new(()),
             }),
         };
-        agent.rebuild(true)?;
+        agent.rebuild()?;
         Ok(agent)
     }
 
@@ -466,8 +475,12 @@ impl Agent {
             || (current.report.clock_behind_seconds.is_none()
                 && current.report.effective_now - now > licet_core::state::CLOCK_TOLERANCE);
         if due {
-            if let Err(error) = self.rebuild(false) {
-                tracing::error!("cannot re-evaluate the license state: {error:#}");
+            // Never waits: not on SQLite (evaluation writes nothing), and not on another
+            // thread that holds the state's inputs (that thread re-evaluates them).
+            if let Ok(mut p) = self.inner.persisted.try_lock() {
+                let changed = self.evaluate(&mut p, Evaluation::KeepSnapshotIfSameState);
+                drop(p);
+                self.announce(changed);
             }
             return self.inner.current.load_full();
         }
@@ -484,11 +497,58 @@ impl Agent {
         lock(&self.inner.sync).clone()
     }
 
-    /// Re-evaluates the state at the clock's time and swaps in a new snapshot when
-    /// anything changed (`force`: always). Persists the time high-water mark.
-    pub fn rebuild(&self, force: bool) -> Result<()> {
-        let now = self.inner.clock.now();
+    /// Re-evaluates after the state's inputs changed (a license, a verdict, a sync):
+    /// always a new snapshot. Then persists the time high-water mark.
+    pub fn rebuild(&self) -> Result<()> {
         let mut p = lock(&self.inner.persisted);
+        let changed = self.evaluate(&mut p, Evaluation::NewSnapshot);
+        drop(p);
+        self.announce(changed);
+        self.persist_high_water()
+    }
+
+    /// Re-evaluates because time passed: a new snapshot only when the state or the
+    /// license changed, new deadlines otherwise. Then persists the time high-water mark.
+    pub fn tick(&self) -> Result<()> {
+        let mut p = lock(&self.inner.persisted);
+        let changed = self.evaluate(&mut p, Evaluation::KeepSnapshotIfSameState);
+        drop(p);
+        self.announce(changed);
+        self.persist_high_water()
+    }
+
+    /// Tells watchers (plan hook, Redis publication) about a new snapshot.
+    fn announce(&self, generation: Option<u64>) {
+        if let Some(generation) = generation {
+            self.inner.changes.send_replace(generation);
+        }
+    }
+
+    /// Writes the time high-water mark when it moved a step past the written one. The
+    /// state's inputs are not held while SQLite writes: a check never waits on it.
+    fn persist_high_water(&self) -> Result<()> {
+        let due = {
+            let p = lock(&self.inner.persisted);
+            match (p.high_water, p.written_high_water) {
+                (Some(mark), Some(written)) if mark - written >= HIGH_WATER_STEP => Some(mark),
+                (Some(mark), None) => Some(mark),
+                _ => None,
+            }
+        };
+        if let Some(mark) = due {
+            self.inner.db.set_meta_time("high_water", mark)?;
+            let mut p = lock(&self.inner.persisted);
+            if p.written_high_water.is_none_or(|written| written < mark) {
+                p.written_high_water = Some(mark);
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates the state at the clock's time, in memory only, and swaps in the new
+    /// snapshot; returns its generation when it is a new one.
+    fn evaluate(&self, p: &mut Persisted, mode: Evaluation) -> Option<u64> {
+        let now = self.inner.clock.now();
         // The monotonic floor: the time at open plus the time the agent has run since.
         let (anchor_at, anchor_mono) = p.anchor;
         let elapsed = self.inner.clock.monotonic().saturating_sub(anchor_mono);
@@ -509,23 +569,12 @@ impl Agent {
         if p.high_water.is_none_or(|mark| report.effective_now > mark) {
             p.high_water = Some(report.effective_now);
         }
-        let write_mark = match (p.high_water, p.written_high_water) {
-            (Some(mark), Some(written)) => mark - written >= HIGH_WATER_STEP,
-            (Some(_), None) => true,
-            _ => false,
-        };
-        if write_mark {
-            if let Some(mark) = p.high_water {
-                self.inner.db.set_meta_time("high_water", mark)?;
-                p.written_high_water = Some(mark);
-            }
-        }
         let old = self.inner.current.load();
         let license_changed = old.license.as_ref().map(|l| (&l.license_id, l.sequence))
             != p.license
                 .as_ref()
                 .map(|l| (&l.payload().license_id, l.payload().sequence));
-        if !force
+        if mode == Evaluation::KeepSnapshotIfSameState
             && !license_changed
             && old.report.state == report.state
             && old.report.clock_behind_seconds.is_some() == report.clock_behind_seconds.is_some()
@@ -538,11 +587,11 @@ impl Agent {
                     license: old.license.clone(),
                     device_id: old.device_id.clone(),
                     generation: old.generation,
-                    detail: detail(&p, &report, &lock(&self.inner.sync)),
+                    detail: detail(p, &report, &lock(&self.inner.sync)),
                 };
                 self.inner.current.store(Arc::new(same));
             }
-            return Ok(());
+            return None;
         }
         p.generation += 1;
         let payload = p.license.as_ref().map(VerifiedLicense::payload);
@@ -557,7 +606,7 @@ impl Agent {
             license: payload.cloned(),
             device_id: p.device_id.as_ref().map(|d| d.to_string()),
             generation: p.generation,
-            detail: detail(&p, &report, &lock(&self.inner.sync)),
+            detail: detail(p, &report, &lock(&self.inner.sync)),
         };
         if old.report.state != report.state {
             tracing::info!(
@@ -576,9 +625,7 @@ impl Agent {
         }
         let generation = next.generation;
         self.inner.current.store(Arc::new(next));
-        drop(p);
-        self.inner.changes.send_replace(generation);
-        Ok(())
+        Some(generation)
     }
 
     /// Writes the high-water mark now (at shutdown).
@@ -753,7 +800,7 @@ impl Agent {
             p.license = None;
             p.rejection = Some(message);
             drop(p);
-            if let Err(error) = self.rebuild(true) {
+            if let Err(error) = self.rebuild() {
                 tracing::error!("cannot re-evaluate the license state: {error:#}");
             }
         }
@@ -833,7 +880,7 @@ impl Agent {
             p.seen_on_disk = Some(verified.armored().to_owned());
             p.license = Some(verified);
         }
-        self.rebuild(true)
+        self.rebuild()
     }
 
     /// Picks up a license another process stored (`licet agent import-license` while
@@ -878,7 +925,7 @@ impl Agent {
                 }
             }
         }
-        self.rebuild(true)
+        self.rebuild()
     }
 
     /// The plan key the plan-change command last succeeded with.
@@ -1034,7 +1081,7 @@ impl Agent {
             tracing::warn!("license refresh failed: {message}");
         }
         // The detail text mentions the last error: rebuild it.
-        let _ = self.rebuild(false);
+        let _ = self.tick();
         outcome
     }
 
@@ -1052,7 +1099,7 @@ impl Agent {
             reason,
             "the server definitively refused this device"
         );
-        self.rebuild(true)
+        self.rebuild()
     }
 
     /// Sends one heartbeat; returns the interval the server asks for.
@@ -1337,7 +1384,7 @@ impl Agent {
                 self.inner.clock.monotonic(),
             );
         }
-        self.rebuild(true)
+        self.rebuild()
     }
 
     /// Test support: the quota counter of a feature in the current period.

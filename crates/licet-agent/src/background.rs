@@ -223,7 +223,7 @@ async fn ticker(agent: Agent, mut shutdown: watch::Receiver<bool>) {
         if let Err(error) = agent.reload() {
             tracing::error!("cannot re-read the stored license: {error:#}");
         }
-        if let Err(error) = agent.rebuild(false) {
+        if let Err(error) = agent.tick() {
             tracing::error!("cannot re-evaluate the license state: {error:#}");
         }
         if let Err(error) = agent.record_camera_days().await {

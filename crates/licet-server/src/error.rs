@@ -67,6 +67,11 @@ pub enum ApiError {
 
 pub use licet_http::observe::InternalDetail;
 
+/// The code and message of an error answer, kept in its extensions so that a route
+/// answering in another product's shape (the compatibility routes) can re-shape it.
+#[derive(Clone, Debug)]
+pub struct ErrorPair(pub String, pub String);
+
 impl ApiError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
@@ -226,8 +231,7 @@ impl IntoResponse for ApiError {
             },
             verdict,
         };
-        let pair =
-            crate::routes::compat::ErrorPair(body.error.code.clone(), body.error.message.clone());
+        let pair = ErrorPair(body.error.code.clone(), body.error.message.clone());
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(limited) = limits {
             // RFC 9110 Retry-After, and the IETF RateLimit header fields

@@ -320,3 +320,48 @@ async fn concurrent_refreshes_never_refuse_each_others_licenses() {
     assert!(status["sequence"].as_u64().unwrap() >= 11, "{status}");
     api.stop().await;
 }
+
+/// A check never waits on SQLite: with the agent's database locked by another process
+/// (a backup, a stuck writer), a check past a deadline still answers at once with the
+/// new state; the time high-water mark is written once the database is free again.
+#[tokio::test]
+async fn a_check_answers_while_the_database_is_locked() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("locked-db");
+    let agent = crate::support::offline_agent(
+        &device,
+        "gate-control",
+        licet_core::resolve::Subscription::plan("standard"),
+        clock.clone(),
+        |_| {},
+    );
+    assert_eq!(agent.current().report.state, LicenseState::Active);
+    let db = device.data_dir().join("agent.db");
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    // Ten days without a refresh: past the 72 h grace, and the high-water mark is due
+    // to be written.
+    clock.advance(Duration::days(10));
+    let (answer, answered) = std::sync::mpsc::channel();
+    let checking = agent.clone();
+    std::thread::spawn(move || {
+        let _ = answer.send(checking.current().report.state);
+    });
+    let state = answered
+        .recv_timeout(std::time::Duration::from_secs(2))
+        .expect("the check waited on the locked database");
+    assert_eq!(state, LicenseState::Degraded);
+
+    holder.execute_batch("COMMIT").unwrap();
+    agent.tick().unwrap();
+    let written: String = holder
+        .query_row("SELECT value FROM meta WHERE key = 'high_water'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let written =
+        time::OffsetDateTime::parse(&written, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!(written >= START + Duration::days(10), "{written}");
+}

@@ -89,7 +89,7 @@ async fn the_snapshot_is_published_as_a_hash_and_follows_state_changes() {
 
     // Past the grace period the published snapshot degrades with the agent.
     clock.advance(time::Duration::hours(80));
-    agent.rebuild(false).unwrap();
+    agent.tick().unwrap();
     wait_for(&mut connection, &key, "degraded").await;
     let colour: serde_json::Value = serde_json::from_str(
         &field(&mut connection, &key, "feature:vehicle.color")

@@ -9,7 +9,7 @@
 
 use super::devices::activate_with;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorPair};
 use crate::issuance::{bought, license_for};
 use crate::metering::{Billing, Incoming, check};
 use crate::metrics::bump;
@@ -105,10 +105,6 @@ fn translate(
     *response.extensions_mut() = parts.extensions;
     response
 }
-
-/// The code and message of an error response, for re-shaping.
-#[derive(Clone, Debug)]
-pub struct ErrorPair(pub String, pub String);
 
 /// The caller of a BrinkByte route; an auth failure answers in BrinkByte's shape.
 pub struct BrinkbyteCaller(Caller);
