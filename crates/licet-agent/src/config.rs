@@ -1,5 +1,7 @@
 //! The agent's configuration: one typed struct, `deny_unknown_fields`, built from
-//! defaults < TOML file < `LICET_AGENT_…` environment < flags by the CLI. Loading it has
+//! defaults < TOML file < `LICET_AGENT_…` environment < flags by the CLI (with figment;
+//! the struct's own `Default` fills what no layer sets). Its `Serialize` is what
+//! `print-config` prints, secrets redacted. Loading it has
 //! no side effects; the license key and the local API token are secrets and never
 //! appear in `Debug` output or logs.
 
@@ -9,13 +11,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Everything `licet agent` needs.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// The Licet server (`https://licensing.example.com`). `None`: air-gapped, the
     /// license comes from `licet agent import-license`.
     pub server: Option<String>,
     /// Used once, for the first online activation.
+    #[serde(serialize_with = "redacted")]
     pub license_key: Option<SecretString>,
     /// Where the device key, the license and the agent's database live.
     pub data_dir: PathBuf,
@@ -27,6 +30,7 @@ pub struct AgentConfig {
     pub listen_tcp: bool,
     /// A bearer token every local API call must carry (required when `listen` is not a
     /// loopback address).
+    #[serde(serialize_with = "redacted")]
     pub api_token: Option<SecretString>,
     /// The vendor's root public keys (`ed25519:<base64>`, the `root.pub` that
     /// `licet keys new-root` wrote). A license or verdict is accepted only when signed by
@@ -91,63 +95,20 @@ impl Default for AgentConfig {
     }
 }
 
-/// The effective configuration as `licet agent print-config` shows it: secrets only say
-/// whether they are set.
-#[derive(Debug, Serialize)]
-pub struct Redacted<'a> {
-    server: Option<&'a str>,
-    license_key: &'static str,
-    data_dir: &'a std::path::Path,
-    listen: SocketAddr,
-    listen_tcp: bool,
-    socket: Option<&'a std::path::Path>,
-    api_token: &'static str,
-    trusted_roots: &'a [String],
-    trusted_keys: &'a [String],
-    dev_trust_on_first_use: bool,
-    device_ram_mb: Option<u64>,
-    config_keys: &'a [String],
-    on_plan_change: Option<&'a str>,
-    redis_url: Option<&'a str>,
-    catalog: Option<&'a std::path::Path>,
-    name: Option<&'a str>,
-    usage_max_backlog: u64,
-    http_timeout_seconds: u64,
-}
-
-fn set(secret: &Option<SecretString>) -> &'static str {
-    if secret.is_some() {
+/// Serialises a secret as whether it is set, never its value: the one `Serialize` of
+/// the configuration is what `licet agent print-config` prints.
+fn redacted<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_some() {
         "(set)"
     } else {
         "(not set)"
-    }
+    })
 }
 
 impl AgentConfig {
-    /// The configuration with secrets redacted.
-    pub fn redacted(&self) -> Redacted<'_> {
-        Redacted {
-            server: self.server.as_deref(),
-            license_key: set(&self.license_key),
-            data_dir: &self.data_dir,
-            listen: self.listen,
-            listen_tcp: self.listen_tcp,
-            socket: self.socket.as_deref(),
-            api_token: set(&self.api_token),
-            trusted_roots: &self.trusted_roots,
-            trusted_keys: &self.trusted_keys,
-            dev_trust_on_first_use: self.dev_trust_on_first_use,
-            device_ram_mb: self.device_ram_mb,
-            config_keys: &self.config_keys,
-            on_plan_change: self.on_plan_change.as_deref(),
-            redis_url: self.redis_url.as_deref(),
-            catalog: self.catalog.as_deref(),
-            name: self.name.as_deref(),
-            usage_max_backlog: self.usage_max_backlog,
-            http_timeout_seconds: self.http_timeout_seconds,
-        }
-    }
-
     /// Refuses configurations that would be unsafe or cannot work, with the fix.
     pub fn validate(&self) -> Result<(), String> {
         if self.listen_tcp && !self.listen.ip().is_loopback() && self.api_token.is_none() {

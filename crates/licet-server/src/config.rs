@@ -1,13 +1,14 @@
 //! The server's configuration. Loading it has no side effects; the CLI merges defaults,
-//! a TOML file, `LICET_…` environment variables and flags into one of these.
+//! a TOML file, `LICET_…` environment variables and flags into one of these (with
+//! figment). Its `Serialize` is what `print-config` prints, secrets redacted.
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Everything `licet server` can be told.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where the SQLite database and the signing key live.
@@ -18,7 +19,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `postgres://…` to use PostgreSQL instead of the embedded SQLite. A secret: it may
     /// hold a password, so it never appears in `Debug` output or logs.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redacted")]
     pub database_url: Option<SecretString>,
     /// A directory of catalog files to load at start.
     #[serde(default)]
@@ -39,11 +40,23 @@ pub struct ServerConfig {
     #[serde(default)]
     pub revocations: Option<PathBuf>,
     /// Redis (`redis://…`) for rate limits shared across replicas; unset: in-process.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redacted")]
     pub redis_url: Option<SecretString>,
     /// Rate limits on this API (`[rate_limits]` in the file).
     #[serde(default)]
     pub rate_limits: crate::limits::RateLimits,
+}
+
+/// Serialises a secret as `[redacted]`, never its value: the one `Serialize` of the
+/// configuration is what `licet server print-config` prints.
+fn redacted<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => serializer.serialize_some("[redacted]"),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl ServerConfig {

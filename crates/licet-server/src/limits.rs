@@ -35,7 +35,7 @@ pub enum Class {
 }
 
 /// Requests per minute of each class (the server's configuration).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     /// Activations (and activation challenges) per client address.

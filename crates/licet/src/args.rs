@@ -211,8 +211,8 @@ Precedence: defaults < --config FILE (TOML) < LICET_* environment < flags.";
 pub struct ServerArgs {
     #[command(subcommand)]
     pub action: Option<ServerAction>,
-    /// A TOML file with any of: data_dir, listen, database_url, catalog_dir,
-    /// heartbeat_interval_seconds.
+    /// A TOML file with any of the keys `licet server print-config` shows (unknown keys
+    /// are refused).
     #[arg(long, env = "LICET_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory for the SQLite database and the signing key [default: licet-data].

@@ -7,19 +7,24 @@ use licet_core::resolve::Subscription;
 use licet_host::clock::ManualClock;
 use std::sync::Arc;
 
-#[tokio::test]
-async fn the_python_ofrep_provider_evaluates_a_boolean_a_limit_and_an_unknown_flag() {
-    let python = match std::env::var("LICET_TEST_OFREP_PYTHON") {
-        Ok(python) if !python.is_empty() => python,
+/// The Python with the stock clients (`LICET_TEST_OFREP_PYTHON`); required under CI.
+fn python(test: &str) -> Option<String> {
+    match std::env::var("LICET_TEST_OFREP_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but LICET_TEST_OFREP_PYTHON is not set: the OpenFeature client test must run in CI"
-            )
+            panic!("CI=true but LICET_TEST_OFREP_PYTHON is not set: {test} must run in CI")
         }
         _ => {
-            eprintln!("LICET_TEST_OFREP_PYTHON unset: skipping the OpenFeature client test");
-            return;
+            eprintln!("LICET_TEST_OFREP_PYTHON unset: skipping {test}");
+            None
         }
+    }
+}
+
+#[tokio::test]
+async fn the_python_ofrep_provider_evaluates_a_boolean_a_limit_and_an_unknown_flag() {
+    let Some(python) = python("the OpenFeature client test") else {
+        return;
     };
     let clock = Arc::new(ManualClock::new(START));
     let device = Device::new("openfeature-box");
@@ -62,14 +67,8 @@ async fn the_python_ofrep_provider_evaluates_a_boolean_a_limit_and_an_unknown_fl
 /// client), histograms included.
 #[tokio::test]
 async fn metrics_parse_with_the_official_prometheus_parser() {
-    let python = match std::env::var("LICET_TEST_OFREP_PYTHON") {
-        Ok(python) if !python.is_empty() => python,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but LICET_TEST_OFREP_PYTHON is not set: the metrics parser test must run in CI"
-            )
-        }
-        _ => return,
+    let Some(python) = python("the metrics parser test") else {
+        return;
     };
     let clock = Arc::new(ManualClock::new(START));
     let dir = tempfile::tempdir().unwrap();

@@ -19,15 +19,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-const SCOPES: [&str; 7] = [
-    "subscriptions:read",
-    "subscriptions:write",
-    "devices:read",
-    "devices:write",
-    "usage:read",
-    "usage:write",
-    "invoices:read",
-];
+use licet_server::auth::SCOPES;
+
 const PRODUCT: &str = "brinkbyte-vision";
 
 /// One tenant with a subscription, an activated device and API keys.
@@ -313,7 +306,8 @@ fn code(answer: &Value) -> &str {
         .unwrap_or("")
 }
 
-async fn every_route_holds_every_caller_to_its_declared_security(server: &TestServer) {
+/// The operations of the document the server serves.
+async fn served_operations(server: &TestServer) -> Vec<Operation> {
     let document: Value = server
         .http()
         .get(format!("{}/openapi.json", server.base))
@@ -323,7 +317,11 @@ async fn every_route_holds_every_caller_to_its_declared_security(server: &TestSe
         .json()
         .await
         .unwrap();
-    let operations = operations(&document);
+    operations(&document)
+}
+
+async fn every_route_holds_every_caller_to_its_declared_security(server: &TestServer) {
+    let operations = served_operations(server).await;
     assert!(operations.len() >= 40, "{} operations", operations.len());
     let mut admin = server.admin_token.clone();
     let a = world(server, &admin, "fp-a").await;
@@ -458,21 +456,12 @@ async fn every_route_holds_every_caller_to_its_declared_security(server: &TestSe
 /// The document is the router: every documented operation reaches its handler (an
 /// unknown path reaches the fallback, which proves the probe can tell).
 async fn every_documented_operation_is_served(server: &TestServer) {
-    let document: Value = server
-        .http()
-        .get(format!("{}/openapi.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let fallback = |answer: &Value| {
         answer["error"]["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("no such route"))
     };
-    for op in operations(&document) {
+    for op in served_operations(server).await {
         let (status, answer) = call(server, None, &op, &GHOST).await;
         assert!(
             status != 405 && !fallback(&answer),

@@ -7,63 +7,79 @@ use crate::output;
 use anyhow::{Context, Result};
 use licet_agent::{Agent, AgentConfig};
 use licet_host::clock::SystemClock;
-use secrecy::SecretString;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Merges defaults < `--config` file < environment < flags (clap already put the
-/// environment under the flags).
+/// The flags given (clap has already put each `LICET_AGENT_…` variable under its flag).
+#[derive(serde::Serialize)]
+struct Given<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<std::net::SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_ram_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_plan_change: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_url: Option<&'a str>,
+    /// Added to the file's roots and keys, not instead of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_roots: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_keys: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dev_trust_on_first_use: bool,
+}
+
+/// The contents of public key files named on the command line.
+fn read_keys(paths: &[std::path::PathBuf], what: &str) -> Result<Vec<String>> {
+    paths
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .with_context(|| format!("cannot read the {what} {}", path.display()))
+        })
+        .collect()
+}
+
+/// Layers defaults < `--config` file < environment < flags (figment; clap has put the
+/// environment under the flags; root and key lists from flags are appended), then
+/// reads them as an `AgentConfig`, whose unknown keys are refused.
 fn config(args: &AgentArgs) -> Result<AgentConfig> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("invalid agent configuration in {}", path.display()))?
-        }
-        None => AgentConfig::default(),
+    use figment::Figment;
+    use figment::providers::{Format as _, Serialized, Toml};
+    let mut layers = Figment::new();
+    if let Some(path) = &args.config {
+        layers = layers.merge(Toml::file_exact(path));
+    }
+    let given = Given {
+        server: args.server.as_deref(),
+        license_key: args.license_key.as_deref(),
+        data_dir: args.data_dir.as_deref(),
+        listen: args.listen,
+        socket: args.socket.as_deref(),
+        api_token: args.api_token.as_deref(),
+        device_ram_mb: args.device_ram_mb,
+        on_plan_change: args.on_plan_change.as_deref(),
+        redis_url: args.redis_url.as_deref(),
+        trusted_roots: read_keys(&args.trusted_roots, "root public key")?,
+        trusted_keys: read_keys(&args.pubkeys, "public key")?,
+        dev_trust_on_first_use: args.dev_trust_on_first_use,
     };
-    if let Some(server) = &args.server {
-        config.server = Some(server.clone());
-    }
-    if let Some(key) = &args.license_key {
-        config.license_key = Some(SecretString::from(key.clone()));
-    }
-    if let Some(dir) = &args.data_dir {
-        config.data_dir = dir.clone();
-    }
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(socket) = &args.socket {
-        config.socket = Some(socket.clone());
-    }
-    if let Some(token) = &args.api_token {
-        config.api_token = Some(SecretString::from(token.clone()));
-    }
-    if let Some(ram) = args.device_ram_mb {
-        config.device_ram_mb = Some(ram);
-    }
-    if let Some(command) = &args.on_plan_change {
-        config.on_plan_change = Some(command.clone());
-    }
-    if let Some(url) = &args.redis_url {
-        config.redis_url = Some(url.clone());
-    }
-    for path in &args.trusted_roots {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the root public key {}", path.display()))?;
-        config.trusted_roots.push(text.trim().to_owned());
-    }
-    if args.dev_trust_on_first_use {
-        config.dev_trust_on_first_use = true;
-    }
-    for path in &args.pubkeys {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the public key {}", path.display()))?;
-        config.trusted_keys.push(text.trim().to_owned());
-    }
-    Ok(config)
+    layers
+        .admerge(Serialized::defaults(given))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid agent configuration: {e}"))
 }
 
 pub fn run(args: &AgentArgs) -> Result<ExitCode> {
@@ -71,7 +87,7 @@ pub fn run(args: &AgentArgs) -> Result<ExitCode> {
     match &args.action {
         Some(AgentAction::PrintConfig) => {
             config.validate().map_err(anyhow::Error::msg)?;
-            println!("{}", toml::to_string(&config.redacted())?);
+            println!("{}", toml::to_string(&config)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(AgentAction::ActivationRequest { out }) => {

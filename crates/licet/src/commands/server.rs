@@ -5,100 +5,69 @@ use crate::args::{ServerAction, ServerArgs};
 use anyhow::{Context, Result};
 use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
-use secrecy::SecretString;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Merges defaults < `--config` file < environment < flags (clap already put the
-/// environment under the flags).
+/// The flags given (clap has already put each `LICET_…` variable under its flag).
+#[derive(serde::Serialize)]
+struct Given<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<std::net::SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalog_dir: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_interval_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_key: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_certificate: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocations: Option<&'a std::path::Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_url: Option<&'a str>,
+}
+
+/// Layers defaults < `--config` file < environment < flags (figment; clap has put the
+/// environment under the flags), then reads them as a `ServerConfig`, whose unknown
+/// keys are refused.
 fn config(args: &ServerArgs) -> Result<ServerConfig> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("invalid server configuration in {}", path.display()))?
-        }
-        None => ServerConfig::default(),
+    use figment::Figment;
+    use figment::providers::{Format as _, Serialized, Toml};
+    let mut layers = Figment::new();
+    if let Some(path) = &args.config {
+        layers = layers.merge(Toml::file_exact(path));
+    }
+    let given = Given {
+        data_dir: args.data_dir.as_deref(),
+        listen: args.listen,
+        catalog_dir: args.catalog_dir.as_deref(),
+        database_url: args.database_url.as_deref(),
+        heartbeat_interval_seconds: args.heartbeat_interval_seconds,
+        signing_key: args.signing_key.as_deref(),
+        signing_certificate: args.signing_certificate.as_deref(),
+        revocations: args.revocations.as_deref(),
+        redis_url: args.redis_url.as_deref(),
     };
-    if let Some(dir) = &args.data_dir {
-        config.data_dir = dir.clone();
-    }
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = &args.catalog_dir {
-        config.catalog_dir = Some(dir.clone());
-    }
-    if let Some(url) = &args.database_url {
-        config.database_url = Some(SecretString::from(url.clone()));
-    }
-    if let Some(seconds) = args.heartbeat_interval_seconds {
-        config.heartbeat_interval_seconds = seconds;
-    }
-    if let Some(path) = &args.signing_key {
-        config.signing_key = Some(path.clone());
-    }
-    if let Some(path) = &args.signing_certificate {
-        config.signing_certificate = Some(path.clone());
-    }
-    if let Some(path) = &args.revocations {
-        config.revocations = Some(path.clone());
-    }
-    if let Some(url) = &args.redis_url {
-        config.redis_url = Some(SecretString::from(url.clone()));
-    }
-    Ok(config)
+    layers
+        .merge(Serialized::defaults(given))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid server configuration: {e}"))
 }
 
 pub fn run(args: &ServerArgs) -> Result<ExitCode> {
     let config = config(args)?;
     if let Some(ServerAction::PrintConfig) = args.action {
-        println!("data_dir = {:?}", config.data_dir.display().to_string());
-        println!("listen = \"{}\"", config.listen);
-        match &config.database_url {
-            Some(_) => println!("database_url = \"[redacted]\""),
-            None => println!(
+        if config.database_url.is_none() {
+            println!(
                 "# database_url unset: SQLite at {}",
                 config.data_dir.join("licet.db").display()
-            ),
+            );
         }
-        if let Some(dir) = &config.catalog_dir {
-            println!("catalog_dir = {:?}", dir.display().to_string());
-        }
-        println!(
-            "heartbeat_interval_seconds = {}",
-            config.heartbeat_interval_seconds
-        );
-        let path = |p: &Option<std::path::PathBuf>, default: &str| match p {
-            Some(p) => format!("{:?}", p.display().to_string()),
-            None => format!("# default: {}", config.data_dir.join(default).display()),
-        };
-        println!("signing_key = {}", path(&config.signing_key, "signing.key"));
-        println!(
-            "signing_certificate = {}",
-            path(&config.signing_certificate, "signing.cert")
-        );
-        println!(
-            "revocations = {}",
-            path(&config.revocations, "revocations.txt")
-        );
-        if config.redis_url.is_some() {
-            println!("redis_url = \"[redacted]\"");
-        }
-        println!("[rate_limits]");
-        println!(
-            "activations_per_minute = {}",
-            config.rate_limits.activations_per_minute
-        );
-        println!(
-            "failed_auth_per_minute = {}",
-            config.rate_limits.failed_auth_per_minute
-        );
-        println!(
-            "requests_per_credential_per_minute = {}",
-            config.rate_limits.requests_per_credential_per_minute
-        );
+        print!("{}", toml::to_string(&config)?);
         return Ok(ExitCode::SUCCESS);
     }
     init_logging();

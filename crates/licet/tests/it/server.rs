@@ -491,3 +491,66 @@ fn requests_are_traced_by_id_and_timed_per_route() {
         "{traced:?}"
     );
 }
+
+/// Defaults < file < environment < flags, unknown keys refused with the file and key
+/// named, and `print-config` derived from the same struct.
+#[test]
+fn configuration_layers_in_order_and_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:1111\"\nheartbeat_interval_seconds = 42\n[rate_limits]\nactivations_per_minute = 7\n",
+    )
+    .unwrap();
+    let print = |env: &[(&str, &str)], flags: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_licet"))
+            .args(["server", "print-config", "--config", path(&file)])
+            .args(flags)
+            .env_remove("LICET_LISTEN")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let from_file = print(&[], &[]);
+    assert!(
+        from_file.contains("listen = \"127.0.0.1:1111\""),
+        "{from_file}"
+    );
+    assert!(
+        from_file.contains("heartbeat_interval_seconds = 42"),
+        "{from_file}"
+    );
+    assert!(
+        from_file.contains("activations_per_minute = 7"),
+        "{from_file}"
+    );
+    assert!(
+        from_file.contains("failed_auth_per_minute = 30"),
+        "defaults fill the rest: {from_file}"
+    );
+    let from_env = print(&[("LICET_LISTEN", "127.0.0.1:2222")], &[]);
+    assert!(
+        from_env.contains("listen = \"127.0.0.1:2222\""),
+        "{from_env}"
+    );
+    let from_flag = print(
+        &[("LICET_LISTEN", "127.0.0.1:2222")],
+        &["--listen", "127.0.0.1:3333"],
+    );
+    assert!(
+        from_flag.contains("listen = \"127.0.0.1:3333\""),
+        "{from_flag}"
+    );
+
+    std::fs::write(&file, "listen = \"127.0.0.1:1111\"\nlisten_port = 9\n").unwrap();
+    let refused = licet(["server", "print-config", "--config", path(&file)]);
+    assert!(!refused.status.success());
+    let error = stderr(&refused);
+    assert!(
+        error.contains("listen_port") && error.contains(path(&file)),
+        "{error}"
+    );
+}
