@@ -5,7 +5,7 @@
 //!
 //! Migration 1 is the first release's schema, written with `IF NOT EXISTS`, because
 //! that release kept no version: its databases (version 0 with every table present)
-//! are adopted as they are. A new migration is a new file at the end of [`MIGRATIONS`];
+//! are adopted as they are. A new migration is a new file at the end of `MIGRATIONS`;
 //! an agent refuses a database whose version is newer than it knows (a downgrade),
 //! rather than guess.
 

@@ -1,0 +1,146 @@
+//! What the device does under its license: cameras against the camera limit and their
+//! trial timers, quota use, the usage outbox and camera-days, and the module plan.
+
+use super::*;
+
+impl Agent {
+    /// The limit feature that counts cameras (`unit = "cameras"`), if the product has one.
+    pub fn camera_limit(&self, current: &Current) -> Option<(String, Amount)> {
+        current
+            .snapshot
+            .features()
+            .filter(|(_, s)| s.kind == FeatureKind::Limit && s.unit.as_deref() == Some("cameras"))
+            .map(|(k, s)| (k.to_owned(), s))
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .map(|(key, status)| {
+                let limit = match &status.value {
+                    licet_core::snapshot::Value::Amount(amount) => *amount,
+                    _ => Amount::Finite(0),
+                };
+                (key, limit)
+            })
+    }
+
+    /// Registers a camera against the camera limit, atomically.
+    pub fn register_camera(&self, camera_id: &str, name: Option<&str>) -> Result<CameraAnswer> {
+        let current = self.current();
+        let limit = self.camera_limit(&current).map(|(_, limit)| limit);
+        let now = current.report.effective_now;
+        let answer = match self.inner.db.register_camera(camera_id, name, limit, now)? {
+            Registration::Created(row) => CameraAnswer::Created(row),
+            Registration::Existing(row) => return Ok(CameraAnswer::Existing(row)),
+            Registration::LimitReached { registered } => {
+                return Ok(CameraAnswer::LimitReached {
+                    registered,
+                    limit: limit.unwrap_or(Amount::Finite(0)),
+                });
+            }
+        };
+        self.inner.changes.send_modify(|n| *n += 1);
+        Ok(answer)
+    }
+
+    /// Records usage events durably (group commit); answers their sequence numbers.
+    pub async fn record_usage(
+        &self,
+        events: Vec<crate::usage::UsageEvent>,
+    ) -> Result<(u64, u64), crate::usage::RecordError> {
+        self.inner.usage.record(events).await
+    }
+
+    /// Usage events waiting for upload.
+    pub fn usage_backlog(&self) -> u64 {
+        self.inner.usage.backlog()
+    }
+
+    /// Records today's camera-day for every registered camera (once per camera and UTC
+    /// day, however often it is called).
+    pub async fn record_camera_days(&self) -> Result<usize> {
+        // The clock's day, not the snapshot's evaluation time: a snapshot is only
+        // re-evaluated at its next deadline, which may be days away.
+        let today = self.now().to_offset(time::UtcOffset::UTC).date();
+        let days: Vec<(String, time::Date)> = self
+            .inner
+            .db
+            .cameras()?
+            .into_iter()
+            .map(|c| (c.camera_id, today))
+            .collect();
+        if days.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.inner.usage.record_camera_days(days).await?)
+    }
+
+    /// Unregisters a camera (its trial start is kept).
+    pub fn remove_camera(&self, camera_id: &str) -> Result<bool> {
+        let removed = self
+            .inner
+            .db
+            .remove_camera(camera_id, self.inner.clock.now())?;
+        if removed {
+            self.inner.changes.send_modify(|n| *n += 1);
+        }
+        Ok(removed)
+    }
+
+    /// Registered cameras.
+    pub fn cameras(&self) -> Result<Vec<CameraRow>> {
+        Ok(self.inner.db.cameras()?)
+    }
+
+    /// One registered camera.
+    pub fn camera(&self, camera_id: &str) -> Result<Option<CameraRow>> {
+        Ok(self.inner.db.camera(camera_id)?)
+    }
+
+    /// A camera's trial under the current license.
+    pub fn camera_trial(&self, current: &Current, camera: &CameraRow) -> CameraTrial {
+        camera_trial(
+            current.license.as_ref().and_then(|l| l.trial.as_ref()),
+            camera.first_registered_at,
+            current.report.effective_now,
+        )
+    }
+
+    /// Uses `amount` of a quota, atomically with its counter for the current period.
+    pub fn use_quota(
+        &self,
+        current: &Current,
+        feature: &str,
+        amount: u64,
+    ) -> Result<QuotaDecision> {
+        let Some(period) = current.snapshot.feature(feature).and_then(|s| s.period) else {
+            return Ok(current.snapshot.check_quota(feature, 0, amount));
+        };
+        let key = period.key(current.report.effective_now);
+        Ok(self.inner.db.consume_quota(feature, &key, |used| {
+            let decision = current.snapshot.check_quota(feature, used, amount);
+            (if decision.allowed { amount } else { 0 }, decision)
+        })?)
+    }
+
+    /// Quota counters: (feature, period, used).
+    pub fn quota_usage(&self) -> Result<Vec<(String, String, u64)>> {
+        Ok(self.inner.db.quota_usage()?)
+    }
+
+    /// The module plan for this device now. `cameras` and `ram_mb` override the
+    /// device's own facts, to ask "what if".
+    pub fn plan(&self, cameras: Option<u32>, ram_mb: Option<u64>) -> ModulePlan {
+        let current = self.current();
+        let cameras = cameras.unwrap_or_else(|| {
+            self.inner
+                .db
+                .cameras()
+                .map(|c| u32::try_from(c.len()).unwrap_or(u32::MAX))
+                .unwrap_or(0)
+        });
+        let keys: BTreeSet<String> = self.inner.config.config_keys.iter().cloned().collect();
+        current.snapshot.plan(&DeviceFacts {
+            cameras,
+            ram_mb: ram_mb.or(self.inner.config.device_ram_mb),
+            config_keys: &keys,
+        })
+    }
+}
