@@ -68,7 +68,9 @@ fn agent(dir: &Path) -> (Agent, AgentConfig) {
             &key,
         )
         .unwrap();
-        agent.import_license(&signed.armored, false).unwrap();
+        agent
+            .import_license(&signed.armored, licet_agent::DeviceIdentity::Same)
+            .unwrap();
     }
     (agent, config)
 }

@@ -475,7 +475,7 @@ pub async fn import_license(
         ));
     }
     s.agent
-        .import_license(&body, false)
+        .import_license(&body, crate::agent::DeviceIdentity::Same)
         .map_err(activation_error)?;
     Ok(Json(status_view(&s.agent)?))
 }

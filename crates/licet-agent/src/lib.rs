@@ -24,7 +24,7 @@ pub mod publish;
 pub mod schema;
 pub mod usage;
 
-pub use agent::{Agent, Entitlements};
+pub use agent::{Agent, DeviceIdentity, Entitlements};
 pub use config::AgentConfig;
 
 use anyhow::{Context, Result};

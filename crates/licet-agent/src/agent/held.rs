@@ -6,15 +6,18 @@
 use super::*;
 
 impl Agent {
-    pub(super) fn expectations<'a>(&'a self, p: &Persisted, new_device: bool) -> Expectations<'a> {
+    pub(super) fn expectations<'a>(
+        &'a self,
+        p: &Persisted,
+        identity: DeviceIdentity,
+    ) -> Expectations<'a> {
         let now = self.inner.clock.now();
         Expectations {
             fingerprint: Some(&self.inner.fingerprint.value),
             now: Some(p.high_water.map_or(now, |m| m.max(now))),
-            min_sequence: if new_device {
-                None
-            } else {
-                Some(p.max_sequence)
+            min_sequence: match identity {
+                DeviceIdentity::New => None,
+                DeviceIdentity::Same => Some(p.max_sequence),
             },
         }
     }
@@ -22,11 +25,11 @@ impl Agent {
     pub(super) fn verify(
         &self,
         armored: &str,
-        new_device: bool,
+        identity: DeviceIdentity,
     ) -> Result<VerifiedLicense, LicenseError> {
         self.absorb_revocations(armored);
         let p = lock(&self.inner.persisted);
-        license::verify(&p.keyring, armored, &self.expectations(&p, new_device))
+        license::verify(&p.keyring, armored, &self.expectations(&p, identity))
     }
 
     /// Takes a newer root-signed revocation list carried by a license or verdict. If it
@@ -161,7 +164,7 @@ impl Agent {
                 .unwrap_or(p.max_sequence);
             let expect = Expectations {
                 min_sequence: None,
-                ..self.expectations(&p, true)
+                ..self.expectations(&p, DeviceIdentity::New)
             };
             match license::verify(&p.keyring, &armored, &expect) {
                 Ok(verified) if verified.payload().sequence >= max_sequence => {
@@ -216,13 +219,14 @@ impl Agent {
 
     /// Imports a license file (air-gapped activation or renewal). It must verify, be
     /// bound to this device and not be older than what the device has. A license for
-    /// a different device id than the current one is refused unless `new_device`.
+    /// a different device id than the current one is refused unless `identity` is
+    /// [`DeviceIdentity::New`].
     pub fn import_license(
         &self,
         armored: &str,
-        new_device: bool,
+        identity: DeviceIdentity,
     ) -> Result<LicensePayload, ActivationError> {
-        let verified = self.verify(armored, new_device).inspect_err(|error| {
+        let verified = self.verify(armored, identity).inspect_err(|error| {
             tracing::warn!("refused a license offered for import: {error}");
         })?;
         let payload = verified.payload().clone();
@@ -230,7 +234,7 @@ impl Agent {
             let p = lock(&self.inner.persisted);
             let current = p.license.as_ref().map(|l| l.payload().device.id.clone());
             if let Some(current) = current {
-                if current != payload.device.id && !new_device {
+                if current != payload.device.id && identity == DeviceIdentity::Same {
                     return Err(ActivationError::NotPossible(format!(
                         "the license is for device {} but this agent is device {current}; pass --new-device to replace the device's identity",
                         payload.device.id

@@ -88,6 +88,17 @@ struct StoredVerdict {
 }
 
 /// Mutable inputs of the state machine, mirrored in the database.
+/// Whether a license may give the device another identity (device id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceIdentity {
+    /// The license must be for the device this agent already is, and not older than
+    /// what it holds.
+    Same,
+    /// The license may name another device id (an online activation, or an import with
+    /// `--new-device`); the anti-rollback floor starts again with it.
+    New,
+}
+
 /// How an evaluation treats the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Evaluation {

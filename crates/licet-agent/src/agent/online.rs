@@ -98,9 +98,9 @@ impl Agent {
             })
             .await
             .map_err(ActivationError::from_server)?;
-        let verified = match self.verify(&response.license, true) {
+        let verified = match self.verify(&response.license, DeviceIdentity::New) {
             Err(LicenseError::UnknownKeyId(_)) if self.learn_keys(&client).await? => {
-                self.verify(&response.license, true)?
+                self.verify(&response.license, DeviceIdentity::New)?
             }
             other => other?,
         };
@@ -130,11 +130,11 @@ impl Agent {
         let result = client.refresh(device_id.as_str(), Some(&nonce)).await;
         let outcome = match result {
             Ok(response) => {
-                let verified = match self.verify(&response.license, false) {
+                let verified = match self.verify(&response.license, DeviceIdentity::Same) {
                     Err(LicenseError::UnknownKeyId(_))
                         if self.learn_keys(&client).await.unwrap_or(false) =>
                     {
-                        self.verify(&response.license, false)
+                        self.verify(&response.license, DeviceIdentity::Same)
                     }
                     other => other,
                 };
@@ -155,7 +155,10 @@ impl Agent {
                     self.absorb_revocations(text);
                     let opened = {
                         let p = lock(&self.inner.persisted);
-                        let at = self.expectations(&p, false).now.unwrap_or(now);
+                        let at = self
+                            .expectations(&p, DeviceIdentity::Same)
+                            .now
+                            .unwrap_or(now);
                         open_verdict(&p.keyring, text, &device_id, Some(&nonce), at)
                     };
                     match opened {

@@ -572,7 +572,9 @@ async fn a_license_imported_by_another_process_is_picked_up_by_the_running_agent
         2,
         START,
     );
-    other.import_license(&renewed, false).unwrap();
+    other
+        .import_license(&renewed, licet_agent::DeviceIdentity::Same)
+        .unwrap();
 
     // The running agent's ticker re-reads the stored license (called here directly).
     running.reload().unwrap();

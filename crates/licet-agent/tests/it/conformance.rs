@@ -53,7 +53,9 @@ async fn observe(case: &Case) -> Expect {
             &key,
         )
         .unwrap();
-        agent.import_license(&signed.armored, false).unwrap();
+        agent
+            .import_license(&signed.armored, licet_agent::DeviceIdentity::Same)
+            .unwrap();
     }
     clock.set(case.now);
     agent

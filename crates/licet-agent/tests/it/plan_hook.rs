@@ -69,7 +69,9 @@ async fn the_plan_command_runs_on_change_and_is_retried_until_it_succeeds() {
         2,
         START,
     );
-    agent.import_license(&upgraded, false).unwrap();
+    agent
+        .import_license(&upgraded, licet_agent::DeviceIdentity::Same)
+        .unwrap();
     let runs = wait_for_lines(&log, 2).await;
     assert!(runs[1].contains("vehicle.color"), "{runs:?}");
     api.stop().await;

@@ -321,7 +321,9 @@ pub fn offline_agent(
     let agent = device.open(config, clock.clone());
     if agent.current().license.is_none() {
         let armored = license_for(&agent, product, &subscription, 1, clock.now());
-        agent.import_license(&armored, false).unwrap();
+        agent
+            .import_license(&armored, licet_agent::DeviceIdentity::Same)
+            .unwrap();
     }
     agent
 }

@@ -228,7 +228,9 @@ async fn a_server_the_root_did_not_certify_licenses_nothing() {
 
     // Imported from a file, the forged license is refused too.
     let agent = device.open(config, clock.clone());
-    let refused = agent.import_license(&forged, false).unwrap_err();
+    let refused = agent
+        .import_license(&forged, licet_agent::DeviceIdentity::Same)
+        .unwrap_err();
     assert!(refused.to_string().contains("not certified"), "{refused}");
     assert_eq!(agent.current().license.as_ref(), Some(&held));
 }
@@ -313,7 +315,9 @@ async fn a_rotated_key_needs_no_change_on_the_device_and_a_revoked_or_expired_on
         50,
         START,
     );
-    let refused = agent.import_license(&from_revoked, false).unwrap_err();
+    let refused = agent
+        .import_license(&from_revoked, licet_agent::DeviceIdentity::Same)
+        .unwrap_err();
     assert!(refused.to_string().contains("revoked"), "{refused}");
     // So is what a key signs outside its certificate's window.
     let expired = licet_host::keyfile::generate().unwrap();
@@ -326,7 +330,9 @@ async fn a_rotated_key_needs_no_change_on_the_device_and_a_revoked_or_expired_on
         51,
         START - Duration::days(2),
     );
-    let refused = agent.import_license(&from_expired, false).unwrap_err();
+    let refused = agent
+        .import_license(&from_expired, licet_agent::DeviceIdentity::Same)
+        .unwrap_err();
     assert!(refused.to_string().contains("certified from"), "{refused}");
     assert_eq!(
         agent.current().license.as_ref().unwrap().plan.as_str(),
@@ -337,7 +343,11 @@ async fn a_rotated_key_needs_no_change_on_the_device_and_a_revoked_or_expired_on
     let config = device.config(Some(&format!("http://127.0.0.1:{port}")));
     drop(agent);
     let restarted = device.open(config, clock.clone());
-    assert!(restarted.import_license(&from_revoked, false).is_err());
+    assert!(
+        restarted
+            .import_license(&from_revoked, licet_agent::DeviceIdentity::Same)
+            .is_err()
+    );
     assert_eq!(restarted.current().report.state, LicenseState::Active);
 }
 
@@ -390,7 +400,9 @@ async fn a_suspension_sticks_until_a_newer_license_from_the_server_lifts_it() {
     let (status, body) = import(Some("local-secret")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "suspended", "{body}");
-    agent.import_license(&held, false).unwrap();
+    agent
+        .import_license(&held, licet_agent::DeviceIdentity::Same)
+        .unwrap();
     assert_eq!(agent.current().report.state, LicenseState::Suspended);
     assert!(!agent.entitlements().allows("vehicle.color"));
     api.stop().await;

@@ -112,7 +112,14 @@ pub fn run(args: &AgentArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let agent = Agent::open(config, Arc::new(SystemClock))?;
             let payload = agent
-                .import_license(&text, *new_device)
+                .import_license(
+                    &text,
+                    if *new_device {
+                        licet_agent::DeviceIdentity::New
+                    } else {
+                        licet_agent::DeviceIdentity::Same
+                    },
+                )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "imported license {} (device {}, plan {}, sequence {}); state: {}",
