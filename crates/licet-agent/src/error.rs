@@ -93,18 +93,6 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-impl From<licet_http::BodyRejection> for ApiError {
-    fn from(rejection: licet_http::BodyRejection) -> Self {
-        match rejection {
-            licet_http::BodyRejection::Json(rejection) => rejection.into(),
-            other => ApiError::InvalidRequest(format!(
-                "{}; send a JSON object with Content-Type: application/json",
-                other.message()
-            )),
-        }
-    }
-}
-
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         ApiError::InvalidRequest(format!(

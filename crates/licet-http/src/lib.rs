@@ -1,8 +1,8 @@
 //! The HTTP vocabulary the server and the agent share, so that both answer a malformed
 //! body the same way and serve their OpenAPI documents the same way: [`JsonObject`], a JSON
 //! body that must be an object, and [`Document`], the rendered document with the
-//! handler that serves it. Each side keeps its own error type and turns a
-//! [`BodyRejection`] into it. [`observe`] holds the request id, the request span and
+//! handler that serves it. Each side keeps its own error type and turns axum's
+//! `JsonRejection` into it. [`observe`] holds the request id, the request span and
 //! the latency histograms both serve at `/metrics`.
 
 pub mod observe;
@@ -10,73 +10,83 @@ pub mod observe;
 use axum::Extension;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 /// A JSON request body that must be a JSON object. Serde's derived structs also accept
 /// a JSON array (fields by position), so `[null, null]` would otherwise be a valid
-/// "change nothing" request; no Licet body is positional.
+/// "change nothing" request; no Licet body is positional. Parsed once, straight into
+/// `T`, by `axum::Json` (so its rejections, field paths included, are unchanged).
 #[derive(Debug)]
 pub struct JsonObject<T>(pub T);
 
-/// Why a body was refused.
-#[derive(Debug)]
-pub enum BodyRejection {
-    /// Not JSON, the wrong content type, too large, or not the expected shape.
-    Json(JsonRejection),
-    /// Valid JSON, but not an object.
-    NotAnObject,
-    /// An object, but not the expected fields or types.
-    Invalid(serde_json::Error),
-}
-
-impl BodyRejection {
-    /// The status to answer.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            BodyRejection::Json(rejection) => rejection.status(),
-            BodyRejection::NotAnObject => StatusCode::BAD_REQUEST,
-            BodyRejection::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        }
-    }
-
-    /// What was wrong, for the error message.
-    pub fn message(&self) -> String {
-        match self {
-            BodyRejection::Json(rejection) => rejection.body_text(),
-            BodyRejection::NotAnObject => {
-                "the body must be a JSON object ({\"field\": …}), not an array or a single value"
-                    .to_owned()
-            }
-            BodyRejection::Invalid(error) => {
-                format!("Failed to deserialize the JSON body into the target type: {error}")
-            }
-        }
-    }
-}
-
-/// Plain text; each side turns a rejection into its own error shape before answering.
-impl IntoResponse for BodyRejection {
-    fn into_response(self) -> axum::response::Response {
-        (self.status(), self.message()).into_response()
-    }
-}
-
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonObject<T> {
-    type Rejection = BodyRejection;
+    type Rejection = JsonRejection;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, BodyRejection> {
-        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state)
-            .await
-            .map_err(BodyRejection::Json)?;
-        if !value.is_object() {
-            return Err(BodyRejection::NotAnObject);
-        }
-        T::deserialize(value)
-            .map(JsonObject)
-            .map_err(BodyRejection::Invalid)
+    async fn from_request(request: Request, state: &S) -> Result<Self, JsonRejection> {
+        let axum::Json(ObjectOnly(value)) =
+            axum::Json::<ObjectOnly<T>>::from_request(request, state).await?;
+        Ok(JsonObject(value))
+    }
+}
+
+/// `T`, read from a JSON object only.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(StructsAreObjects(deserializer)).map(ObjectOnly)
+    }
+}
+
+/// A deserializer whose structs come from objects only (the top level; nested values
+/// are read by the wrapped deserializer itself).
+struct StructsAreObjects<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for StructsAreObjects<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(ObjectsOnly(visitor))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+const NOT_AN_OBJECT: &str =
+    "the body must be a JSON object ({\"field\": …}), not an array or a single value";
+
+/// Passes an object on to the struct's own visitor and refuses anything else.
+struct ObjectsOnly<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for ObjectsOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(NOT_AN_OBJECT)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<V::Value, A::Error> {
+        Err(serde::de::Error::custom(NOT_AN_OBJECT))
     }
 }
 

@@ -134,15 +134,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<licet_http::BodyRejection> for ApiError {
-    fn from(rejection: licet_http::BodyRejection) -> Self {
-        match rejection {
-            licet_http::BodyRejection::Json(rejection) => rejection.into(),
-            other => ApiError::InvalidRequest(format!("malformed JSON body: {}", other.message())),
-        }
-    }
-}
-
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
