@@ -6,6 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use licet_client::wire::{ErrorBody, ErrorDetail};
+pub use licet_http::{Body, Id, Query};
 
 /// A failed local API request.
 #[derive(Debug)]
@@ -155,23 +156,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON object body whose rejections answer in the API's error shape.
-#[derive(Debug, axum::extract::FromRequest)]
-#[from_request(via(licet_http::JsonObject), rejection(ApiError))]
-pub struct Body<T>(pub T);
-
 /// Any JSON body (an object, an array, a value), for the one route that takes several
 /// forms (`POST /v1/usage`).
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct AnyJson<T>(pub T);
-
-/// A path parameter whose rejection answers in the API's error shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Id<T>(pub T);
-
-/// A query string whose rejection answers in the API's error shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);

@@ -1,16 +1,19 @@
 //! The HTTP vocabulary the server and the agent share, so that both answer a malformed
-//! body the same way and serve their OpenAPI documents the same way: [`JsonObject`], a JSON
-//! body that must be an object, and [`Document`], the rendered document with the
-//! handler that serves it. Each side keeps its own error type and turns axum's
-//! `JsonRejection` into it. [`observe`] holds the request id, the request span and
-//! the latency histograms both serve at `/metrics`.
+//! request the same way and serve their OpenAPI documents the same way: the extractors
+//! [`Body`] (a JSON object), [`Id`] (path parameters) and [`Query`] (the query string),
+//! whose rejections become the service's own error through [`Rejects`]; [`JsonObject`],
+//! the JSON-object rule itself, for extractors that answer in another shape (the
+//! products' compatibility routes); and [`Document`], the rendered OpenAPI document
+//! with the handler that serves it. [`observe`] holds the request id, the request span
+//! and the latency histograms both serve at `/metrics`.
 
 pub mod observe;
 
 use axum::Extension;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -87,6 +90,55 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for ObjectsOnly<V>
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<V::Value, A::Error> {
         Err(serde::de::Error::custom(NOT_AN_OBJECT))
+    }
+}
+
+/// A service's state names the error its malformed requests are answered with, so the
+/// shared extractors answer in that service's shape.
+pub trait Rejects {
+    /// The service's error: built from axum's rejections, rendered as its error body.
+    type Rejection: From<JsonRejection> + From<PathRejection> + From<QueryRejection> + IntoResponse;
+}
+
+/// A JSON object request body ([`JsonObject`]) whose rejections (malformed JSON, unknown
+/// fields, wrong types, too large) answer in the service's error shape.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<S: Rejects + Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = S::Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, S::Rejection> {
+        let JsonObject(value) = JsonObject::from_request(request, state).await?;
+        Ok(Body(value))
+    }
+}
+
+/// Path parameters whose rejection answers in the service's error shape.
+#[derive(Debug)]
+pub struct Id<T>(pub T);
+
+impl<S: Rejects + Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Id<T> {
+    type Rejection = S::Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, S::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::from_request_parts(parts, state).await?;
+        Ok(Id(value))
+    }
+}
+
+/// A query string whose rejection answers in the service's error shape.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Rejects + Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = S::Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, S::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::from_request_parts(parts, state).await?;
+        Ok(Query(value))
     }
 }
 

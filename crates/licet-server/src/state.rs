@@ -34,6 +34,11 @@ pub struct AppState {
     pub heartbeat_interval_seconds: u64,
 }
 
+/// Malformed requests to the server's own routes answer in its error shape.
+impl licet_http::Rejects for AppState {
+    type Rejection = crate::error::ApiError;
+}
+
 impl AppState {
     /// The current catalog of a product. Only the revision number is read on a cache
     /// hit; the text is fetched and parsed once per revision.

@@ -1,10 +1,11 @@
 //! Licet's storage: one [`Store`] trait whose methods are use-case transactions
-//! (`activate_device`, `create_subscription`, …), implemented by hand for PostgreSQL
+//! (`activate_device`, `create_subscription`, …), for PostgreSQL
 //! ([`postgres::PgStore`]) and SQLite ([`sqlite::SqliteStore`]).
 //!
-//! Not `sqlx::Any`: placeholders, locking and upserts differ between the two, and the
-//! transactions that must be race-free (the device limit, the license sequence, the
-//! bootstrap admin) lock differently on each. Every tenant-owned row carries
+//! The methods are written once ([`sql`]) in the SQL both databases agree on; each
+//! backend module supplies only what really differs — how a writing transaction locks,
+//! how times are stored, a few SQL fragments and the batch insert — and says why. Not
+//! `sqlx::Any`: it would hide those differences at run time instead of naming them. Every tenant-owned row carries
 //! `tenant_id` and every method that serves a tenant filters by it, so another tenant's
 //! id reads as "not found". This crate knows nothing about HTTP or auth policy.
 
@@ -12,6 +13,7 @@ mod error;
 mod model;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 mod usage;
 

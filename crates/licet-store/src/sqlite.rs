@@ -1,17 +1,15 @@
 //! The SQLite store: the zero-setup default, one file under the data directory.
 //!
-//! WAL mode lets readers run beside the single writer. Every transaction that reads
-//! and then writes (the device limit, catalog revisions, the bootstrap admin) begins
-//! with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction
-//! would read a snapshot and then fail to upgrade when another writer got in between.
+//! WAL mode lets readers run beside the single writer. Every writing transaction
+//! begins with `BEGIN IMMEDIATE`, taking the database's write lock up front: a deferred
+//! transaction would read a snapshot and then fail to upgrade when another writer got
+//! in between. Holding that lock is why nothing here locks rows or takes advisory
+//! locks. The methods themselves are in [`crate::sql`]; this module is what SQLite
+//! does differently.
 
-use crate::Store;
-use crate::error::{ConflictKind, StoreError};
-use crate::model::*;
-use crate::rows::*;
-use crate::usage;
-use async_trait::async_trait;
-use licet_core::ids::{DeviceId, ProductId, TenantId};
+use crate::error::StoreError;
+use crate::model::DeviceUsageEvent;
+use crate::usage::UsageOwner;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -20,7 +18,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The SQLite implementation of [`Store`].
+/// The SQLite implementation of [`Store`](crate::Store).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -68,891 +66,84 @@ fn stamp(at: OffsetDateTime) -> String {
     )
 }
 
-fn conflict(error: sqlx::Error, on_unique: impl FnOnce(&str) -> ConflictKind) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(on_unique(db.message()))
-        }
-        _ => StoreError::Backend(error),
-    }
+type Connection = sqlx::SqliteConnection;
+
+type Stamp = String;
+
+fn unstamp(text: Stamp) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(&text, &Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("usage time {text:?}: {e}")))
 }
 
-const DEVICE_COLUMNS: &str = "id, tenant_id, subscription_id, name, fingerprint, public_key, hardware, status, \
-     license_sequence, last_heartbeat_at, agent_version, running_modules, metrics, created_at";
-const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, product_id, plan, addons, trial, modules, status, \
-     license_key_hint, trial_started_at, term_ends_at, created_at, updated_at";
-
-async fn insert_credential(
-    tx: &mut sqlx::SqliteConnection,
-    credential: &Credential,
-    device: Option<&DeviceId>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO credentials (id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .bind(&credential.id)
-    .bind(credential.kind.as_str())
-    .bind(credential.tenant.as_ref().map(TenantId::as_str))
-    .bind(device.or(credential.device.as_ref()).map(DeviceId::as_str))
-    .bind(to_json(&credential.scopes))
-    .bind(&credential.secret_hash)
-    .bind(credential.created_at)
-    .bind(credential.expires_at)
-    .bind(credential.revoked_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
+/// Nothing to lock: the transaction began with `BEGIN IMMEDIATE` and holds the write
+/// lock.
+#[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin waits on a lock
+async fn serialise(_tx: &mut Connection, _key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn device_by_id(tx: &mut sqlx::SqliteConnection, id: &str) -> Result<Device, StoreError> {
-    let row: DeviceRow = sqlx::query_as(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    row.try_into()
+/// Nothing to lock, for the same reason.
+const FOR_UPDATE: &str = "";
+
+/// `total` is a float and never overflows; the cast saturates into INTEGER.
+fn clamped_sum(column: &str) -> String {
+    format!("CAST(total({column}) AS INTEGER)")
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn put_catalog(
-        &self,
-        product: &ProductId,
-        version: &str,
-        source: &str,
-        now: OffsetDateTime,
-    ) -> Result<CatalogRecord, StoreError> {
-        let mut tx = self.write().await?;
-        let existing: Option<CatalogRow> = sqlx::query_as(
-            "SELECT product_id, version, revision, source, created_at FROM catalogs WHERE product_id = ?1 AND version = ?2",
-        )
-        .bind(product.as_str())
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            return if row.source == source {
-                Ok(row.into())
-            } else {
-                Err(StoreError::Conflict(ConflictKind::CatalogVersionExists))
-            };
-        }
-        let revision: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(revision), 0) + 1 FROM catalogs WHERE product_id = ?1",
-        )
-        .bind(product.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO catalogs (product_id, version, revision, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .bind(product.as_str())
-            .bind(version)
-            .bind(revision)
-            .bind(source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(CatalogRecord {
-            product: product.clone(),
-            version: version.to_owned(),
-            revision,
-            source: source.to_owned(),
-            created_at: now,
-        })
-    }
-
-    async fn latest_catalog(&self, product: &ProductId) -> Result<CatalogRecord, StoreError> {
-        let row: CatalogRow = sqlx::query_as(
-            "SELECT product_id, version, revision, source, created_at FROM catalogs WHERE product_id = ?1 \
-             ORDER BY revision DESC LIMIT 1",
-        )
-        .bind(product.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        Ok(row.into())
-    }
-
-    async fn latest_catalog_revision(&self, product: &ProductId) -> Result<i64, StoreError> {
-        let revision: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(revision) FROM catalogs WHERE product_id = ?1")
-                .bind(product.as_str())
-                .fetch_one(&self.pool)
-                .await?;
-        revision.ok_or(StoreError::NotFound)
-    }
-
-    async fn list_products(&self) -> Result<Vec<CatalogRecord>, StoreError> {
-        let rows: Vec<CatalogRow> = sqlx::query_as(
-            "SELECT c.product_id, c.version, c.revision, c.source, c.created_at FROM catalogs c \
-             WHERE c.revision = (SELECT MAX(revision) FROM catalogs WHERE product_id = c.product_id) \
-             ORDER BY c.product_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")
-            .bind(tenant.id.as_str())
-            .bind(&tenant.name)
-            .bind(tenant.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
-        Ok(())
-    }
-
-    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
-        let row: TenantRow =
-            sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE id = ?1")
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        Ok(row.into())
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<TenantRow> =
-            sqlx::query_as("SELECT id, name, created_at FROM tenants ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    async fn create_subscription(
-        &self,
-        new: &Subscription,
-        license_key_hash: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO subscriptions (id, tenant_id, product_id, plan, addons, trial, modules, status, \
-             license_key_hash, license_key_hint, trial_started_at, term_ends_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
-        .bind(new.id.as_str())
-        .bind(new.tenant.as_str())
-        .bind(new.product.as_str())
-        .bind(new.plan.as_str())
-        .bind(to_json(&new.addons))
-        .bind(new.trial)
-        .bind(new.modules.as_ref().map(to_json))
-        .bind(new.status.as_str())
-        .bind(license_key_hash)
-        .bind(&new.license_key_hint)
-        .bind(new.trial_started_at)
-        .bind(new.term_ends_at)
-        .bind(new.created_at)
-        .bind(new.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            conflict(e, |message| {
-                if message.contains("license_key_hash") {
-                    ConflictKind::DuplicateLicenseKey
-                } else {
-                    ConflictKind::DuplicateId
-                }
-            })
-        })?;
-        Ok(())
-    }
-
-    async fn get_subscription(
-        &self,
-        tenant: Option<&TenantId>,
-        id: &SubscriptionId,
-    ) -> Result<Subscription, StoreError> {
-        let row: SubscriptionRow = sqlx::query_as(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2)"
-        ))
-        .bind(id.as_str())
-        .bind(tenant.map(TenantId::as_str))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        row.try_into()
-    }
-
-    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<SubscriptionRow> = sqlx::query_as(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = ?1 ORDER BY created_at, id"
-        ))
-        .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    async fn find_subscription_by_key(
-        &self,
-        license_key_hash: &str,
-    ) -> Result<Subscription, StoreError> {
-        let row: SubscriptionRow = sqlx::query_as(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE license_key_hash = ?1"
-        ))
-        .bind(license_key_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        row.try_into()
-    }
-
-    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE subscriptions SET plan = ?1, addons = ?2, trial = ?3, modules = ?4, status = ?5, \
-             term_ends_at = ?6, updated_at = ?7 WHERE id = ?8 AND tenant_id = ?9",
-        )
-        .bind(subscription.plan.as_str())
-        .bind(to_json(&subscription.addons))
-        .bind(subscription.trial)
-        .bind(subscription.modules.as_ref().map(to_json))
-        .bind(subscription.status.as_str())
-        .bind(subscription.term_ends_at)
-        .bind(subscription.updated_at)
-        .bind(subscription.id.as_str())
-        .bind(subscription.tenant.as_str())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn activate_device(
-        &self,
-        new: &NewDevice,
-        max_devices: u32,
-    ) -> Result<Activation, StoreError> {
-        let mut tx = self.write().await?;
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM subscriptions WHERE id = ?1 AND tenant_id = ?2")
-                .bind(new.subscription.as_str())
-                .bind(new.tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let existing: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT id, public_key FROM devices WHERE subscription_id = ?1 AND fingerprint = ?2 AND status = 'active'",
-        )
-        .bind(new.subscription.as_str())
-        .bind(&new.fingerprint)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((id, existing_key)) = existing {
-            if let Some(refusal) = new.refusal_for(existing_key.as_deref()) {
-                return Ok(refusal);
-            }
-            sqlx::query(
-                "UPDATE credentials SET revoked_at = ?1 WHERE device_id = ?2 AND kind = 'device' AND revoked_at IS NULL",
-            )
-            .bind(new.now)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE devices SET name = ?1, public_key = ?2, hardware = ?3 WHERE id = ?4",
-            )
-            .bind(&new.name)
-            .bind(&new.public_key)
-            .bind(to_json(&new.hardware))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
-            let device = device_by_id(&mut tx, &id).await?;
-            tx.commit().await?;
-            return Ok(Activation::Reactivated(device));
-        }
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE subscription_id = ?1 AND status = 'active'",
-        )
-        .bind(new.subscription.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        if active >= i64::from(max_devices) {
-            return Ok(Activation::TooManyDevices { max_devices });
-        }
-        sqlx::query(
-            "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, public_key, hardware, status, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8)",
-        )
-        .bind(new.id.as_str())
-        .bind(new.tenant.as_str())
-        .bind(new.subscription.as_str())
-        .bind(&new.name)
-        .bind(&new.fingerprint)
-        .bind(&new.public_key)
-        .bind(to_json(&new.hardware))
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
-        insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
-        let device = device_by_id(&mut tx, new.id.as_str()).await?;
-        tx.commit().await?;
-        Ok(Activation::Created(device))
-    }
-
-    async fn get_device(
-        &self,
-        tenant: Option<&TenantId>,
-        id: &DeviceId,
-    ) -> Result<Device, StoreError> {
-        let row: DeviceRow = sqlx::query_as(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2)"
-        ))
-        .bind(id.as_str())
-        .bind(tenant.map(TenantId::as_str))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        row.try_into()
-    }
-
-    async fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError> {
-        let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = ?1 ORDER BY created_at, id"
-        ))
-        .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError> {
-        let value: i64 = sqlx::query_scalar(
-            "UPDATE devices SET license_sequence = license_sequence + 1 WHERE id = ?1 RETURNING license_sequence",
-        )
-        .bind(device.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        sequence(value)
-    }
-
-    async fn ingest_device_usage(
-        &self,
-        device: &DeviceId,
-        events: &[DeviceUsageEvent],
-        now: OffsetDateTime,
-    ) -> Result<UsageIngested, StoreError> {
-        let mut tx = self.write().await?;
-        let row: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT tenant_id, subscription_id, usage_acked FROM devices WHERE id = ?1",
-        )
-        .bind(device.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (tenant, subscription, acked) = row.ok_or(StoreError::NotFound)?;
-        let received = stamp(now);
-        let mut outcome = UsageIngested::default();
-        for event in events {
-            let inserted = sqlx::query(
-                "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, \
-                 camera_id, cost_minor, occurred_at, received_at, attributes, rejection) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (device_id, seq) DO NOTHING",
-            )
-            .bind(&tenant)
-            .bind(&subscription)
-            .bind(device.as_str())
-            .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
-            .bind(&event.meter)
-            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
-            .bind(&event.unit)
-            .bind(&event.camera_id)
-            .bind(event.cost_minor)
-            .bind(stamp(event.occurred_at))
-            .bind(&received)
-            .bind(event.attributes.as_ref().map(|a| a.to_string()))
-            .bind(&event.rejection)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                outcome.stored += 1;
-            } else {
-                outcome.duplicates += 1;
-            }
-        }
-        let mut acked = acked;
-        let following: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM usage_records WHERE device_id = ?1 AND seq > ?2 ORDER BY seq",
-        )
-        .bind(device.as_str())
-        .bind(acked)
-        .fetch_all(&mut *tx)
-        .await?;
-        for seq in following {
-            if seq != acked + 1 {
-                break;
-            }
-            acked = seq;
-        }
-        sqlx::query("UPDATE devices SET usage_acked = ?1 WHERE id = ?2")
-            .bind(acked)
-            .bind(device.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        outcome.acknowledged_through = u64::try_from(acked).unwrap_or(0);
-        Ok(outcome)
-    }
-
-    async fn ingest_external_usage(
-        &self,
-        tenant: &TenantId,
-        events: &[ExternalUsageEvent],
-        now: OffsetDateTime,
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.write().await?;
-        let received = stamp(now);
-        let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            let inserted = sqlx::query(
-                "INSERT INTO usage_records (tenant_id, subscription_id, source, event_id, meter, quantity, unit, \
-                 camera_id, resource_id, cost_minor, occurred_at, received_at, attributes) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                 ON CONFLICT (tenant_id, source, event_id) DO NOTHING",
-            )
-            .bind(tenant.as_str())
-            .bind(event.subscription.as_str())
-            .bind(&event.source)
-            .bind(&event.event_id)
-            .bind(&event.meter)
-            .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
-            .bind(&event.unit)
-            .bind(&event.camera_id)
-            .bind(&event.resource_id)
-            .bind(event.cost_minor)
-            .bind(stamp(event.occurred_at))
-            .bind(&received)
-            .bind(event.attributes.as_ref().map(|a| a.to_string()))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            stored.push(inserted == 1);
-        }
-        tx.commit().await?;
-        Ok(stored)
-    }
-
-    async fn usage_total(
-        &self,
-        tenant: &TenantId,
-        device: Option<&DeviceId>,
-        meter: &str,
-    ) -> Result<u64, StoreError> {
-        let total: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(total(quantity) AS INTEGER) FROM usage_records WHERE tenant_id = ?1 AND meter = ?2 \
-             AND rejection IS NULL AND (?3 IS NULL OR device_id = ?3)",
-        )
-        .bind(tenant.as_str())
-        .bind(meter)
-        .bind(device.map(|d| d.as_str()))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
-    }
-
-    async fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError> {
-        let length = i64::try_from(usage::key_length(query.window)).unwrap_or(10);
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT substr(occurred_at, 1, ?1) AS bucket, meter, CAST(total(quantity) AS INTEGER), count(*) FROM usage_records \
-             WHERE tenant_id = ?2 AND occurred_at >= ?3 AND occurred_at < ?4 AND rejection IS NULL \
-             AND (?5 IS NULL OR device_id = ?5) AND (?6 IS NULL OR camera_id = ?6) AND (?7 IS NULL OR meter = ?7) \
-             GROUP BY bucket, meter ORDER BY bucket, meter",
-        )
-        .bind(length)
-        .bind(query.tenant.as_str())
-        .bind(stamp(query.from))
-        .bind(stamp(query.to))
-        .bind(query.device.as_ref().map(|d| d.as_str()))
-        .bind(&query.camera)
-        .bind(&query.meter)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(key, meter, quantity, events)| {
-                Ok(UsageBucket {
-                    start: usage::bucket_start(&key)?,
-                    meter,
-                    quantity: u64::try_from(quantity).unwrap_or(0),
-                    events: u64::try_from(events).unwrap_or(0),
-                })
-            })
-            .collect()
-    }
-
-    async fn rating_quantities(
-        &self,
-        subscription: &SubscriptionId,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        booking: &Booking,
-    ) -> Result<RatingQuantities, StoreError> {
-        let (condition, period) = usage::booking_condition(booking, "?4");
-        let sql = format!(
-            "SELECT meter, CAST(total(quantity) AS INTEGER), CAST(total(cost_minor) AS INTEGER) FROM usage_records \
-             WHERE subscription_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND rejection IS NULL \
-             AND meter <> 'camera_day' AND {condition} GROUP BY meter"
-        );
-        let mut meters = sqlx::query_as::<_, (String, i64, i64)>(&sql)
-            .bind(subscription.as_str())
-            .bind(stamp(from))
-            .bind(stamp(to));
-        if let Some(period) = &period {
-            meters = meters.bind(period);
-        }
-        let meters = meters.fetch_all(&self.pool).await?;
-        let sql = format!(
-            "SELECT substr(occurred_at, 1, 10) AS day, \
-             count(DISTINCT coalesce(device_id, '') || '/' || coalesce(camera_id, '')) FROM usage_records \
-             WHERE subscription_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND rejection IS NULL \
-             AND meter = 'camera_day' AND {condition} GROUP BY day"
-        );
-        let mut days = sqlx::query_as::<_, (String, i64)>(&sql)
-            .bind(subscription.as_str())
-            .bind(stamp(from))
-            .bind(stamp(to));
-        if let Some(period) = &period {
-            days = days.bind(period);
-        }
-        let days = days.fetch_all(&self.pool).await?;
-        Ok(RatingQuantities {
-            meters: meters
-                .into_iter()
-                .map(|(meter, quantity, cost)| {
-                    (meter, (u64::try_from(quantity).unwrap_or(0), cost))
-                })
-                .collect(),
-            cameras_per_day: usage::cameras_per_day(from, to, days)?,
-        })
-    }
-
-    async fn earliest_usage(
-        &self,
-        subscription: &SubscriptionId,
-        before: OffsetDateTime,
-        booking: &Booking,
-    ) -> Result<Option<OffsetDateTime>, StoreError> {
-        let (condition, period) = usage::booking_condition(booking, "?3");
-        let sql = format!(
-            "SELECT min(occurred_at) FROM usage_records WHERE subscription_id = ?1 AND occurred_at < ?2 \
-             AND rejection IS NULL AND {condition}"
-        );
-        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql)
-            .bind(subscription.as_str())
-            .bind(stamp(before));
-        if let Some(period) = &period {
-            query = query.bind(period);
-        }
-        query
-            .fetch_one(&self.pool)
-            .await?
-            .map(|text| {
-                OffsetDateTime::parse(&text, &Rfc3339)
-                    .map_err(|e| StoreError::Corrupt(format!("usage time {text:?}: {e}")))
-            })
-            .transpose()
-    }
-
-    async fn count_devices_active(
-        &self,
-        subscription: &SubscriptionId,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        // Device times are written by sqlx in RFC 3339 of varying width: compare them as
-        // times, not text (a subscription has few devices).
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM devices WHERE subscription_id = ?1 AND julianday(created_at) < julianday(?3) \
-             AND (status = 'active' OR julianday(deactivated_at) >= julianday(?2))",
-        )
-        .bind(subscription.as_str())
-        .bind(stamp(from))
-        .bind(stamp(to))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    async fn issue_invoice(
-        &self,
-        subscription: &SubscriptionId,
-        period: &str,
-        period_end: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        // `BEGIN IMMEDIATE`: no upload commits between the check and the claim.
-        let mut tx = self.write().await?;
-        let tenant: Option<String> =
-            sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = ?1")
-                .bind(subscription.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let tenant = tenant.ok_or(StoreError::NotFound)?;
-        let latest: Option<String> =
-            sqlx::query_scalar("SELECT max(period) FROM invoices WHERE subscription_id = ?1")
-                .bind(subscription.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-        if latest.is_some_and(|latest| latest.as_str() >= period) {
-            return Err(StoreError::Conflict(ConflictKind::InvoiceIssued));
-        }
-        sqlx::query(
-            "INSERT INTO invoices (subscription_id, period, tenant_id, issued_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(subscription.as_str())
-        .bind(period)
-        .bind(&tenant)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE usage_records SET invoiced_in = ?1 WHERE subscription_id = ?2 AND invoiced_in IS NULL \
-             AND rejection IS NULL AND occurred_at < ?3",
-        )
-        .bind(period)
-        .bind(subscription.as_str())
-        .bind(stamp(period_end))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn put_invoice_document(
-        &self,
-        subscription: &SubscriptionId,
-        period: &str,
-        document: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE invoices SET document = ?1 WHERE subscription_id = ?2 AND period = ?3 AND document IS NULL",
-        )
-        .bind(document)
-        .bind(subscription.as_str())
-        .bind(period)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn list_invoices(
-        &self,
-        subscription: &SubscriptionId,
-    ) -> Result<Vec<InvoiceRecord>, StoreError> {
-        let rows: Vec<(String, OffsetDateTime, Option<String>)> = sqlx::query_as(
-            "SELECT period, issued_at, document FROM invoices WHERE subscription_id = ?1 ORDER BY period",
-        )
-        .bind(subscription.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(period, issued_at, document)| InvoiceRecord {
-                subscription: subscription.clone(),
-                period,
-                issued_at,
-                document,
-            })
-            .collect())
-    }
-
-    async fn record_heartbeat(
-        &self,
-        device: &DeviceId,
-        heartbeat: &Heartbeat,
-    ) -> Result<(), StoreError> {
-        let now = heartbeat
-            .now
-            .ok_or_else(|| StoreError::Config("heartbeat without a time".into()))?;
-        let mut tx = self.write().await?;
-        let tenant: String = sqlx::query_scalar(
-            "UPDATE devices SET last_heartbeat_at = ?1, agent_version = ?2, running_modules = ?3, metrics = ?4 \
-             WHERE id = ?5 RETURNING tenant_id",
-        )
-        .bind(now)
-        .bind(&heartbeat.agent_version)
-        .bind(to_json(&heartbeat.running_modules))
-        .bind(to_json(&heartbeat.metrics))
-        .bind(device.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        for camera in &heartbeat.active_cameras {
-            sqlx::query(
-                "INSERT INTO cameras (tenant_id, device_id, camera_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) \
-                 ON CONFLICT (device_id, camera_id) DO UPDATE SET last_seen = excluded.last_seen",
-            )
-            .bind(&tenant)
-            .bind(device.as_str())
-            .bind(camera)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn deactivate_device(
-        &self,
-        device: &DeviceId,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE id = ?1")
-            .bind(device.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("UPDATE devices SET status = 'deactivated', deactivated_at = ?2 WHERE id = ?1")
-            .bind(device.as_str())
-            .bind(stamp(now))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE credentials SET revoked_at = ?1 WHERE device_id = ?2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(device.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn list_cameras(
-        &self,
-        tenant: &TenantId,
-        device: &DeviceId,
-    ) -> Result<Vec<Camera>, StoreError> {
-        let rows: Vec<CameraRow> = sqlx::query_as(
-            "SELECT camera_id, first_seen, last_seen FROM cameras WHERE tenant_id = ?1 AND device_id = ?2 ORDER BY camera_id",
-        )
-        .bind(tenant.as_str())
-        .bind(device.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        insert_credential(&mut conn, credential, None).await
-    }
-
-    async fn create_bootstrap_admin(&self, credential: &Credential) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let admins: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE kind = 'admin'")
-                .fetch_one(&mut *tx)
-                .await?;
-        if admins > 0 {
-            return Ok(false);
-        }
-        insert_credential(&mut tx, credential, None).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn find_credential(&self, id: &str) -> Result<Credential, StoreError> {
-        let row: CredentialRow = sqlx::query_as(
-            "SELECT id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at \
-             FROM credentials WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        row.try_into()
-    }
-
-    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<Credential>, StoreError> {
-        let rows: Vec<CredentialRow> = sqlx::query_as(
-            "SELECT id, kind, tenant_id, device_id, scopes, secret_hash, created_at, expires_at, revoked_at \
-             FROM credentials WHERE kind = 'tenant' AND tenant_id = ?1 ORDER BY created_at DESC, id",
-        )
-        .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    async fn revoke_api_key(
-        &self,
-        tenant: Option<&TenantId>,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE credentials SET revoked_at = ?1 WHERE id = ?2 AND kind = 'tenant' \
-             AND revoked_at IS NULL AND (?3 IS NULL OR tenant_id = ?3)",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(tenant.map(TenantId::as_str))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn replace_admin_tokens(
-        &self,
-        replacement: &Credential,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "UPDATE credentials SET revoked_at = ?1 WHERE kind = 'admin' AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_credential(&mut tx, replacement, None).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO signing_keys (key_id, public_key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (key_id) DO NOTHING",
-        )
-        .bind(&key.key_id)
-        .bind(&key.public_key)
-        .bind(key.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows: Vec<SigningKeyRow> = sqlx::query_as(
-            "SELECT key_id, public_key, created_at FROM signing_keys ORDER BY created_at, key_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
+fn clamped_signed_sum(column: &str) -> String {
+    clamped_sum(column)
 }
+
+/// Usage times are stored as [`stamp`] text, so a key is a prefix.
+fn utc_prefix(column: &str, length: &str) -> String {
+    format!("substr({column}, 1, {length})")
+}
+
+fn utc_day(column: &str) -> String {
+    utc_prefix(column, "10")
+}
+
+/// Device times are written by sqlx in RFC 3339 of varying width: compare them as
+/// times, not text (a subscription has few devices).
+fn compare_times(left: &str, operator: &str, right: &str) -> String {
+    format!("julianday({left}) {operator} julianday({right})")
+}
+
+/// Stores a device's batch row by row (one prepared statement inside the caller's
+/// transaction: SQLite has no array parameters, and a row costs microseconds in
+/// process). Returns how many it stored.
+async fn insert_device_usage(
+    tx: &mut Connection,
+    owner: &UsageOwner<'_>,
+    events: &[DeviceUsageEvent],
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let received = stamp(now);
+    let mut stored = 0;
+    for event in events {
+        stored += sqlx::query(
+            "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, \
+             camera_id, cost_minor, occurred_at, received_at, attributes, rejection) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (device_id, seq) DO NOTHING",
+        )
+        .bind(owner.tenant)
+        .bind(owner.subscription)
+        .bind(owner.device)
+        .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
+        .bind(&event.meter)
+        .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
+        .bind(&event.unit)
+        .bind(&event.camera_id)
+        .bind(event.cost_minor)
+        .bind(stamp(event.occurred_at))
+        .bind(&received)
+        .bind(event.attributes.as_ref().map(|a| a.to_string()))
+        .bind(&event.rejection)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(stored)
+}
+
+crate::sql::written_once!(SqliteStore);

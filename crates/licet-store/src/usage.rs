@@ -1,11 +1,17 @@
 //! What both backends share about usage queries: the SQL condition that selects events
 //! by the invoice that claimed them, and reading back the text keys that SQL groups by
-//! (`YYYY-MM-DDTHH`, `YYYY-MM-DD`, `YYYY-MM`, all UTC). The SQL itself stays in each
-//! backend.
+//! (`YYYY-MM-DDTHH`, `YYYY-MM-DD`, `YYYY-MM`, all UTC).
 
 use crate::error::StoreError;
 use crate::model::{Booking, Window};
 use time::{Date, Month, OffsetDateTime, Time};
+
+/// Whose usage a device upload is: every row of the batch carries these.
+pub(crate) struct UsageOwner<'a> {
+    pub tenant: &'a str,
+    pub subscription: &'a str,
+    pub device: &'a str,
+}
 
 /// The condition on `invoiced_in` for `booking`, with `placeholder` standing for its
 /// period (bound by the caller when the second value is `Some`).

@@ -2,7 +2,7 @@
 //! were issued now), issuing an ended month, and the issued ones. The rating is the
 //! core's; `crate::invoicing` gathers its inputs.
 
-use super::{Body, Id, Params};
+use super::{Body, Id, Query};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::invoicing::{self, bounds, parse_period};
@@ -91,7 +91,7 @@ pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
     Id(tenant_id): Id<String>,
-    Params(query): Params<PeriodQuery>,
+    Query(query): Query<PeriodQuery>,
 ) -> Result<Json<TenantInvoices>, ApiError> {
     let tenant = TenantId::new(&tenant_id);
     caller.require_tenant(&tenant, "invoices:read")?;

@@ -10,23 +10,7 @@ pub mod tenants;
 pub mod usage;
 
 use crate::error::ApiError;
-use axum::extract::FromRequest;
-
-/// A JSON request body whose rejections (malformed JSON, unknown fields, wrong types,
-/// too large) answer in the API's error shape.
-#[derive(Debug, FromRequest)]
-#[from_request(via(licet_http::JsonObject), rejection(ApiError))]
-pub struct Body<T>(pub T);
-
-/// A path parameter whose rejection answers in the API's error shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Id<T>(pub T);
-
-/// Query parameters whose rejection answers in the API's error shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Params<T>(pub T);
+pub use licet_http::{Body, Id, Query};
 
 /// Formats a time for the wire.
 pub fn time_text(at: time::OffsetDateTime) -> String {

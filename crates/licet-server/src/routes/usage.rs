@@ -3,7 +3,7 @@
 //! acknowledged like any other, so the device drops it instead of resending it forever;
 //! totals leave it out.
 
-use super::{Body, Id, Params};
+use super::{Body, Id, Query};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metering::Billing;
@@ -369,7 +369,7 @@ pub async fn series(
     State(state): State<AppState>,
     caller: Caller,
     Id(tenant_id): Id<String>,
-    Params(filter): Params<UsageFilter>,
+    Query(filter): Query<UsageFilter>,
 ) -> Result<Json<UsageSeries>, ApiError> {
     let tenant = TenantId::new(&tenant_id);
     caller.require_tenant(&tenant, "usage:read")?;

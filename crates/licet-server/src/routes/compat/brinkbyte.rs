@@ -1,0 +1,278 @@
+//! BrinkByte's billing service: license validation, entitlement checks, heartbeats and
+//! usage batches, authenticated by the tenant's API key.
+
+use super::*;
+
+/// Events one BrinkByte batch may carry.
+const BRINKBYTE_BATCH_MAX: usize = 5000;
+
+/// The key's tenant, if the key has `scope`. A different `tenant_id` in the body is
+/// answered 404, as another tenant's id is on every route: it is refused, never
+/// trusted, and whether that tenant exists is not revealed.
+fn brinkbyte_tenant(caller: &Caller, claimed: &str, scope: &str) -> Result<TenantId, ApiError> {
+    let Caller::Tenant { tenant, .. } = caller else {
+        return Err(ApiError::Forbidden(
+            "BrinkByte routes take the tenant's API key (lct_live_…)".into(),
+        ));
+    };
+    if tenant.as_str() != claimed {
+        return Err(ApiError::NotFound(
+            "no such tenant_id for this API key: the tenant always comes from the key, send its own id"
+                .into(),
+        ));
+    }
+    caller.require_tenant(tenant, scope)?;
+    Ok(tenant.clone())
+}
+
+/// BrinkByte billing: is this device's license valid?
+#[utoipa::path(post, path = "/api/v1/licenses/validate", tag = "compatibility", request_body = BrinkbyteValidate,
+    responses((status = 200, body = BrinkbyteValidation), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["devices:read"])))]
+pub async fn brinkbyte_validate(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteValidate>,
+) -> Result<Json<BrinkbyteValidation>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "devices:read")?;
+    let device = state
+        .store
+        .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
+        .await?;
+    let subscription = state
+        .store
+        .get_subscription(Some(&tenant), &device.subscription)
+        .await?;
+    let standing = standing(&state, &subscription).await?;
+    let valid = standing.valid && device.status == DeviceStatus::Active;
+    Ok(Json(BrinkbyteValidation {
+        is_valid: valid,
+        license_mode: match (valid, subscription.trial) {
+            (false, _) => "inactive",
+            (true, true) => "trial",
+            (true, false) => "paid",
+        }
+        .to_owned(),
+        enabled_growth_packs: subscription
+            .addons
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect(),
+        valid_until: standing.valid_until.map(crate::routes::time_text),
+        cameras_allowed: limit(&standing.snapshot, "max_cameras"),
+    }))
+}
+
+/// BrinkByte billing: is a feature enabled for the tenant?
+#[utoipa::path(post, path = "/api/v1/entitlements/check", tag = "compatibility", request_body = BrinkbyteEntitlementCheck,
+    responses((status = 200, body = BrinkbyteEntitlement), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["subscriptions:read"])))]
+pub async fn brinkbyte_entitlement(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteEntitlementCheck>,
+) -> Result<Json<BrinkbyteEntitlement>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "subscriptions:read")?;
+    let key = if body.feature_category.is_empty() {
+        body.feature_name.clone()
+    } else {
+        format!("{}.{}", body.feature_category, body.feature_name)
+    };
+    let mut answer = BrinkbyteEntitlement {
+        is_enabled: false,
+        quota_remaining: 0,
+        valid_until: None,
+    };
+    for subscription in state.store.list_subscriptions(&tenant).await? {
+        let standing = standing(&state, &subscription).await?;
+        let decision = standing.snapshot.check(&key);
+        if decision.allowed {
+            // What is left by the server's count of this period's usage, all devices
+            // and back-ends together.
+            let remaining = match (
+                standing.snapshot.feature(&key).map(|f| f.kind),
+                decision.value,
+            ) {
+                (Some(licet_core::catalog::FeatureKind::Quota), Some(Value::Amount(amount))) => {
+                    let catalog = state.catalog(&subscription.product).await?;
+                    let now = state.clock.now();
+                    let status =
+                        crate::routes::usage::quota_status(&state, &catalog, &subscription, now)
+                            .await?;
+                    match status.iter().find(|q| q.feature == key) {
+                        Some(quota) => quota
+                            .remaining
+                            .map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX)),
+                        None => count(*amount),
+                    }
+                }
+                _ => -1,
+            };
+            answer = BrinkbyteEntitlement {
+                is_enabled: true,
+                quota_remaining: remaining,
+                valid_until: standing.valid_until.map(crate::routes::time_text),
+            };
+            break;
+        }
+    }
+    Ok(Json(answer))
+}
+
+/// BrinkByte billing: a device heartbeat with its active cameras.
+#[utoipa::path(post, path = "/api/v1/heartbeat", tag = "compatibility", request_body = BrinkbyteHeartbeat,
+    responses((status = 200, body = BrinkbyteHeartbeatAck), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["devices:write"])))]
+pub async fn brinkbyte_heartbeat(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteHeartbeat>,
+) -> Result<Json<BrinkbyteHeartbeatAck>, BrinkbyteFailure> {
+    let tenant = brinkbyte_tenant(&caller, &body.tenant_id, "devices:write")?;
+    let device = state
+        .store
+        .get_device(Some(&tenant), &DeviceId::new(&body.device_id))
+        .await?;
+    state
+        .store
+        .record_heartbeat(
+            &device.id,
+            &Heartbeat {
+                agent_version: None,
+                metrics: serde_json::json!({"management_tier": body.management_tier}),
+                running_modules: device.running_modules.clone(),
+                active_cameras: body.active_camera_ids,
+                now: Some(state.clock.now()),
+            },
+        )
+        .await?;
+    bump(&state.metrics.heartbeats);
+    Ok(Json(BrinkbyteHeartbeatAck {
+        status: "ok".into(),
+        next_heartbeat_in_seconds: state.heartbeat_interval_seconds,
+    }))
+}
+
+/// The deduplication key of a BrinkByte event: `metadata.event_id` when the sender gives
+/// one, else a digest of the whole event. BrinkByte's batches carry no ids, so without
+/// this every retry of a batch would bill again; with it, a retry is recognised, and two
+/// events are merged only if every field, the time included, is the same.
+fn brinkbyte_event_id(event: &BrinkbyteUsageEvent) -> String {
+    use sha2::Digest as _;
+    if let Some(id) = event
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("event_id"))
+        .and_then(|v| v.as_str())
+    {
+        return format!("id:{id}");
+    }
+    // serde_json's maps are ordered by key, so equal events serialise equally.
+    let canonical = serde_json::to_string(event).unwrap_or_default();
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Reads one BrinkByte usage event into what the store keeps.
+fn brinkbyte_usage_event(
+    billing: &Billing,
+    tenant: &TenantId,
+    raw: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<ExternalUsageEvent, String> {
+    let event: BrinkbyteUsageEvent =
+        serde_json::from_value(raw.clone()).map_err(|e| format!("malformed event: {e}"))?;
+    if event.tenant_id != tenant.as_str() {
+        return Err(format!(
+            "tenant_id {:?} is not the API key's tenant; the tenant always comes from the key",
+            event.tenant_id
+        ));
+    }
+    let chosen = event
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("subscription_id"))
+        .and_then(|v| v.as_str());
+    let (subscription, catalog) = billing
+        .route(&event.event_type, chosen)
+        .map_err(|reason| format!("{reason} (metadata.subscription_id)"))?;
+    let measured = check(
+        catalog,
+        &Incoming {
+            meter: &event.event_type,
+            quantity: &event.quantity,
+            time: Some(&event.event_time),
+            cost_minor: event.metadata.as_ref().and_then(|m| m.get("cost_minor")),
+            attributes: event.metadata.as_ref(),
+        },
+        now,
+    )?;
+    Ok(ExternalUsageEvent {
+        subscription: subscription.id.clone(),
+        source: "brinkbyte:/api/v1/usage/batch".into(),
+        event_id: brinkbyte_event_id(&event),
+        meter: event.event_type,
+        quantity: measured.quantity,
+        unit: event.unit,
+        camera_id: None,
+        resource_id: event.resource_id,
+        cost_minor: measured.cost_minor,
+        occurred_at: measured.occurred_at,
+        attributes: event.metadata,
+    })
+}
+
+/// BrinkByte billing: a batch of usage events. Partial batches are stored: refused
+/// events are counted and explained by index, the rest are kept. A retried batch is
+/// recognised and counts once.
+#[utoipa::path(post, path = "/api/v1/usage/batch", tag = "compatibility", request_body = BrinkbyteUsageBatch,
+    responses((status = 200, body = BrinkbyteUsageResult), (status = 400, body = BrinkbyteError), (status = 401, body = BrinkbyteError), (status = 403, body = BrinkbyteError), (status = 404, body = BrinkbyteError), (status = 415, body = BrinkbyteError), (status = 422, body = BrinkbyteError)),
+    security(("api_key" = ["usage:write"])))]
+pub async fn brinkbyte_usage_batch(
+    State(state): State<AppState>,
+    BrinkbyteCaller(caller): BrinkbyteCaller,
+    BrinkbyteBody(body): BrinkbyteBody<BrinkbyteUsageBatch>,
+) -> Result<Json<BrinkbyteUsageResult>, BrinkbyteFailure> {
+    let Caller::Tenant { tenant, .. } = &caller else {
+        return Err(ApiError::Forbidden(
+            "BrinkByte routes take the tenant's API key (lct_live_…)".into(),
+        )
+        .into());
+    };
+    caller.require_tenant(tenant, "usage:write")?;
+    if body.events.is_empty() || body.events.len() > BRINKBYTE_BATCH_MAX {
+        return Err(ApiError::InvalidRequest(format!(
+            "`events`: send 1 to {BRINKBYTE_BATCH_MAX} events per batch (got {})",
+            body.events.len()
+        ))
+        .into());
+    }
+    crate::metering::refuse_out_of_range(body.events.iter().enumerate().flat_map(|(i, e)| {
+        [
+            (i, "quantity", e.get("quantity")),
+            (i, "cost_minor", e.pointer("/metadata/cost_minor")),
+        ]
+    }))?;
+    let billing = Billing::load(&state, tenant).await?;
+    let now = state.clock.now();
+    let mut errors = Vec::new();
+    let mut accepted = Vec::new();
+    for (index, raw) in body.events.iter().enumerate() {
+        match brinkbyte_usage_event(&billing, tenant, raw, now) {
+            Ok(event) => accepted.push(event),
+            Err(error) => errors.push(BrinkbyteUsageError { index, error }),
+        }
+    }
+    if !accepted.is_empty() {
+        state
+            .store
+            .ingest_external_usage(tenant, &accepted, now)
+            .await?;
+    }
+    Ok(Json(BrinkbyteUsageResult {
+        accepted_count: u64::try_from(accepted.len()).unwrap_or(u64::MAX),
+        rejected_count: u64::try_from(errors.len()).unwrap_or(u64::MAX),
+        errors,
+    }))
+}
