@@ -45,6 +45,11 @@ pub struct ServerConfig {
     /// Rate limits on this API (`[rate_limits]` in the file).
     #[serde(default)]
     pub rate_limits: crate::limits::RateLimits,
+    /// Requests served at once; beyond this the server answers 503 with
+    /// `Retry-After` at once (agents back off and retry) instead of queueing without
+    /// bound. `/healthz`, `/readyz` and `/metrics` are always answered.
+    #[serde(default = "ServerConfig::default_max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 /// Serialises a secret as `[redacted]`, never its value: the one `Serialize` of the
@@ -69,6 +74,9 @@ impl ServerConfig {
     fn default_heartbeat() -> u64 {
         300
     }
+    fn default_max_in_flight() -> usize {
+        512
+    }
 }
 
 impl Default for ServerConfig {
@@ -84,6 +92,7 @@ impl Default for ServerConfig {
             revocations: None,
             redis_url: None,
             rate_limits: crate::limits::RateLimits::default(),
+            max_in_flight: Self::default_max_in_flight(),
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum ApiError {
     NotReady(String),
     /// The database cannot be reached right now; retry shortly.
     DatabaseUnavailable,
+    /// More requests in flight than the server admits; retry shortly.
+    Overloaded,
     /// Too many requests of a kind; retry after the time given.
     RateLimited(crate::limits::Limited),
     /// Anything else: logged, never shown.
@@ -86,7 +88,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady(_) | ApiError::DatabaseUnavailable => {
+            ApiError::NotReady(_) | ApiError::DatabaseUnavailable | ApiError::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,6 +112,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotReady(_) => "not_ready",
             ApiError::DatabaseUnavailable => "database_unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
@@ -182,6 +185,13 @@ impl IntoResponse for ApiError {
             ApiError::Refused {
                 message, verdict, ..
             } => (message, Vec::new(), verdict, None),
+            ApiError::Overloaded => (
+                "the server is at its limit of requests in flight; retry in a few seconds"
+                    .to_owned(),
+                Vec::new(),
+                None,
+                None,
+            ),
             ApiError::DatabaseUnavailable => (
                 "the database is unavailable; retry in a few seconds".to_owned(),
                 Vec::new(),

@@ -91,6 +91,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         catalogs: Default::default(),
         metrics,
         heartbeat_interval_seconds: config.heartbeat_interval_seconds,
+        admission: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
     };
     if let Some(dir) = &config.catalog_dir {
         load_catalogs(&state, dir).await?;
@@ -306,12 +307,37 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
             licet_http::observe::measure,
         ))
         .layer(middleware::from_fn(licet_http::observe::log_failures))
+        // Before any work: past the bound, 503 at once instead of a queue (counted by
+        // the response counters outside it).
+        .layer(middleware::from_fn_with_state(
+            state.admission.clone(),
+            admit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         // Outermost: whatever a layer below answered, a client gets the error shape.
         .layer(middleware::from_fn(error::ensure_shape))
         .with_state(state);
     // Outermost: a request id and a span for every request, whatever answers it.
     (licet_http::observe::traced(app), document)
+}
+
+/// Admission control: a request is served only with a permit, held until its answer
+/// is complete; with none left it is answered 503 (with `Retry-After`) at once, so
+/// overload costs clients a retry instead of costing the server memory and every
+/// client its latency. `/healthz`, `/readyz` and `/metrics` need no permit: an overloaded server
+/// is alive, and its operator must see why.
+async fn admit(
+    State(admission): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(request).await;
+    }
+    match admission.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => axum::response::IntoResponse::into_response(error::ApiError::Overloaded),
+    }
 }
 
 /// Refuses NUL characters anywhere in a request (path, query, JSON body): PostgreSQL

@@ -32,6 +32,8 @@ pub struct AppState {
     pub limiter: Arc<crate::limits::Limiter>,
     /// Seconds between heartbeats.
     pub heartbeat_interval_seconds: u64,
+    /// Permits for requests in flight (admission control).
+    pub admission: Arc<tokio::sync::Semaphore>,
 }
 
 /// Malformed requests to the server's own routes answer in its error shape.

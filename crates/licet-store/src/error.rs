@@ -36,6 +36,9 @@ pub enum StoreError {
 pub enum ConflictKind {
     /// The id is taken.
     DuplicateId,
+    /// Another activation of the same fingerprint committed first (the store retries
+    /// once as a re-activation, so callers do not see this).
+    DuplicateFingerprint,
     /// A catalog version with different content exists.
     CatalogVersionExists,
     /// The license key is taken (astronomically unlikely; retry with a new key).

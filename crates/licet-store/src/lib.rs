@@ -104,7 +104,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Activates a device on a subscription, atomically with the device-limit check:
     /// the same fingerprint again re-activates the same device with a new token; a new
-    /// fingerprint beyond `max_devices` active devices is refused.
+    /// fingerprint beyond `max_devices` active devices is refused. The limit is a
+    /// counter on the subscription taken by one conditional update at the end of the
+    /// transaction, so concurrent activations do not queue behind each other's work.
     async fn activate_device(
         &self,
         new: &NewDevice,
@@ -143,6 +145,20 @@ pub trait Store: Send + Sync + 'static {
         events: &[ExternalUsageEvent],
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError>;
+
+    /// A subscription's accepted usage per meter over the UTC days from `from` up to
+    /// `to` (day-aligned bounds, as every quota period is), read from the running
+    /// counters that each ingestion moves in its own transaction: at most one row per
+    /// meter and day, however many events the days hold. Equal to the quantities
+    /// [`Store::rating_quantities`] recounts from the events (`camera_day` excepted:
+    /// it counts distinct cameras and has no counter).
+    async fn counted_usage(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
 
     /// The sum of a meter's accepted usage for a tenant (optionally one device).
     async fn usage_total(

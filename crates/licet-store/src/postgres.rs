@@ -12,6 +12,7 @@ use crate::model::DeviceUsageEvent;
 use crate::usage::UsageOwner;
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -114,22 +115,28 @@ fn utc_day(column: &str) -> String {
     format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
 }
 
+/// A JSON array of strings as rows of one column, `value`.
+fn json_text_rows(parameter: &str) -> String {
+    format!("json_array_elements_text(CAST({parameter} AS JSON)) AS j (value)")
+}
+
 fn compare_times(left: &str, operator: &str, right: &str) -> String {
     format!("{left} {operator} {right}")
 }
 
 /// Stores a device's batch in one statement: arrays in, `ON CONFLICT DO NOTHING` drops
-/// sequences already stored (and repeats within the batch). Returns how many it stored.
+/// sequences already stored (and repeats within the batch). Returns the sequences it
+/// stored.
 async fn insert_device_usage(
     tx: &mut Connection,
     owner: &UsageOwner<'_>,
     events: &[DeviceUsageEvent],
     now: OffsetDateTime,
-) -> Result<u64, StoreError> {
+) -> Result<HashSet<i64>, StoreError> {
     let column = |f: &dyn Fn(&DeviceUsageEvent) -> Option<String>| -> Vec<Option<String>> {
         events.iter().map(f).collect()
     };
-    let stored = sqlx::query(
+    let stored: Vec<i64> = sqlx::query_scalar(
             "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, camera_id, \
              cost_minor, occurred_at, received_at, attributes, rejection) \
              SELECT $1, $2, $3, e.seq, e.meter, e.quantity, e.unit, e.camera_id, e.cost_minor, e.occurred_at, $4, \
@@ -137,7 +144,7 @@ async fn insert_device_usage(
              FROM UNNEST($5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], \
              $11::TIMESTAMPTZ[], $12::TEXT[], $13::TEXT[]) \
              AS e (seq, meter, quantity, unit, camera_id, cost_minor, occurred_at, attributes, rejection) \
-             ON CONFLICT (device_id, seq) DO NOTHING",
+             ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq",
         )
         .bind(owner.tenant)
         .bind(owner.subscription)
@@ -167,10 +174,9 @@ async fn insert_device_usage(
         )
         .bind(column(&|e| e.attributes.as_ref().map(|a| a.to_string())))
         .bind(column(&|e| e.rejection.clone()))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    Ok(stored)
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(stored.into_iter().collect())
 }
 
 crate::sql::written_once!(PgStore);

@@ -14,8 +14,9 @@
 //!   the row; SQLite already holds the database's write lock);
 //! - `serialise`: what orders two transactions that have no row to lock (a PostgreSQL
 //!   advisory lock; nothing on SQLite, for the same reason);
-//! - `clamped_sum`, `clamped_signed_sum`, `utc_prefix`, `utc_day`, `compare_times`: SQL
-//!   fragments for sums that must not overflow, bucket keys and time comparison;
+//! - `clamped_sum`, `clamped_signed_sum`, `utc_prefix`, `utc_day`, `compare_times`,
+//!   `json_text_rows`: SQL fragments for sums that must not overflow, bucket keys, time
+//!   comparison and a JSON array of strings read as rows (one statement for a list);
 //! - `insert_device_usage`: the batch insert (one `UNNEST` statement on PostgreSQL, a
 //!   prepared statement per row inside one SQLite transaction);
 //! - `self.write()`: how a writing transaction begins.
@@ -84,16 +85,6 @@ macro_rules! written_once {
                 Ok(())
             }
 
-            async fn device_by_id(tx: &mut Connection, id: &str) -> Result<Device, StoreError> {
-                let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
-                let row: DeviceRow = sqlx::query_as(&sql)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                row.try_into()
-            }
-
             /// Moves a device's acknowledged usage sequence over every contiguous stored
             /// one after it; returns the new value.
             async fn advance_acknowledged(
@@ -121,6 +112,137 @@ macro_rules! written_once {
                     .execute(&mut *tx)
                     .await?;
                 Ok(acked)
+            }
+
+            /// Adds stored usage to the running counters, one upsert per subscription,
+            /// meter and day (a batch mostly touches one or two). Saturates instead of
+            /// overflowing, as the sums over events do.
+            async fn move_counters(
+                tx: &mut Connection,
+                tenant: &str,
+                moves: usage::CounterMoves,
+            ) -> Result<(), StoreError> {
+                for (subscription, meter, day, quantity) in moves.into_moves() {
+                    sqlx::query(
+                        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, quantity) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (tenant_id, subscription_id, meter, day) DO UPDATE SET quantity = \
+                         CASE WHEN usage_counters.quantity > 9223372036854775807 - excluded.quantity \
+                         THEN 9223372036854775807 ELSE usage_counters.quantity + excluded.quantity END",
+                    )
+                    .bind(tenant)
+                    .bind(&subscription)
+                    .bind(&meter)
+                    .bind(&day)
+                    .bind(quantity)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// One attempt at [`Store::activate_device`].
+            async fn activate_once(
+                store: &super::$store,
+                new: &NewDevice,
+                max_devices: u32,
+            ) -> Result<Activation, StoreError> {
+                let mut tx = store.write().await?;
+                // The same fingerprint again: a re-activation, which takes no slot.
+                // The device row is locked so two re-activations of one device
+                // cannot both leave a token alive.
+                let existing: Option<(String, Option<String>)> = sqlx::query_as(&format!(
+                    "SELECT id, public_key FROM devices WHERE subscription_id = $1 \
+                     AND tenant_id = $2 AND fingerprint = $3 AND status = 'active'{FOR_UPDATE}"
+                ))
+                .bind(new.subscription.as_str())
+                .bind(new.tenant.as_str())
+                .bind(&new.fingerprint)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id, existing_key)) = existing {
+                    if let Some(refusal) = new.refusal_for(existing_key.as_deref()) {
+                        return Ok(refusal);
+                    }
+                    sqlx::query(
+                        "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 \
+                         AND kind = 'device' AND revoked_at IS NULL",
+                    )
+                    .bind(new.now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let row: DeviceRow = sqlx::query_as(&format!(
+                        "UPDATE devices SET name = $1, public_key = $2, hardware = $3 \
+                         WHERE id = $4 RETURNING {DEVICE_COLUMNS}"
+                    ))
+                    .bind(&new.name)
+                    .bind(&new.public_key)
+                    .bind(to_json(&new.hardware))
+                    .bind(&id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
+                    tx.commit().await?;
+                    return Ok(Activation::Reactivated(row.try_into()?));
+                }
+                // A full subscription is refused before any write (no lock taken).
+                let active: Option<i64> = sqlx::query_scalar(
+                    "SELECT active_devices FROM subscriptions WHERE id = $1 AND tenant_id = $2",
+                )
+                .bind(new.subscription.as_str())
+                .bind(new.tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                match active {
+                    None => return Err(StoreError::NotFound),
+                    Some(active) if active >= i64::from(max_devices) => {
+                        return Ok(Activation::TooManyDevices { max_devices });
+                    }
+                    Some(_) => {}
+                }
+                let row: DeviceRow = sqlx::query_as(&format!(
+                    "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, \
+                     public_key, hardware, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8) RETURNING {DEVICE_COLUMNS}"
+                ))
+                .bind(new.id.as_str())
+                .bind(new.tenant.as_str())
+                .bind(new.subscription.as_str())
+                .bind(&new.name)
+                .bind(&new.fingerprint)
+                .bind(&new.public_key)
+                .bind(to_json(&new.hardware))
+                .bind(new.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    conflict(e, |message| {
+                        if message.contains("fingerprint") {
+                            ConflictKind::DuplicateFingerprint
+                        } else {
+                            ConflictKind::DuplicateId
+                        }
+                    })
+                })?;
+                insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
+                // The slot is taken last, so the subscription's row is held only for
+                // the commit: concurrent activations do not queue behind each
+                // other's inserts. Beyond the limit the update matches nothing and
+                // the transaction is dropped, taking the device with it.
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "UPDATE subscriptions SET active_devices = active_devices + 1 \
+                     WHERE id = $1 AND active_devices < $2 RETURNING active_devices",
+                )
+                .bind(new.subscription.as_str())
+                .bind(i64::from(max_devices))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_none() {
+                    return Ok(Activation::TooManyDevices { max_devices });
+                }
+                tx.commit().await?;
+                Ok(Activation::Created(row.try_into()?))
             }
 
             #[async_trait::async_trait]
@@ -361,82 +483,15 @@ macro_rules! written_once {
                     new: &NewDevice,
                     max_devices: u32,
                 ) -> Result<Activation, StoreError> {
-                    let mut tx = self.write().await?;
-                    // Activations of one subscription queue here, so the count below
-                    // cannot be overtaken.
-                    let found: Option<String> = sqlx::query_scalar(&format!(
-                        "SELECT id FROM subscriptions WHERE id = $1 AND tenant_id = $2{FOR_UPDATE}"
-                    ))
-                    .bind(new.subscription.as_str())
-                    .bind(new.tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if found.is_none() {
-                        return Err(StoreError::NotFound);
-                    }
-                    let existing: Option<(String, Option<String>)> = sqlx::query_as(
-                        "SELECT id, public_key FROM devices WHERE subscription_id = $1 \
-                         AND fingerprint = $2 AND status = 'active'",
-                    )
-                    .bind(new.subscription.as_str())
-                    .bind(&new.fingerprint)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((id, existing_key)) = existing {
-                        if let Some(refusal) = new.refusal_for(existing_key.as_deref()) {
-                            return Ok(refusal);
+                    // A new fingerprint racing another activation of the same one loses
+                    // on the unique index of active fingerprints; the second attempt
+                    // finds the winner's device and re-activates it.
+                    match activate_once(self, new, max_devices).await {
+                        Err(StoreError::Conflict(ConflictKind::DuplicateFingerprint)) => {
+                            activate_once(self, new, max_devices).await
                         }
-                        sqlx::query(
-                            "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 \
-                             AND kind = 'device' AND revoked_at IS NULL",
-                        )
-                        .bind(new.now)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "UPDATE devices SET name = $1, public_key = $2, hardware = $3 WHERE id = $4",
-                        )
-                        .bind(&new.name)
-                        .bind(&new.public_key)
-                        .bind(to_json(&new.hardware))
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                        insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
-                        let device = device_by_id(&mut tx, &id).await?;
-                        tx.commit().await?;
-                        return Ok(Activation::Reactivated(device));
+                        outcome => outcome,
                     }
-                    let active: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM devices WHERE subscription_id = $1 AND status = 'active'",
-                    )
-                    .bind(new.subscription.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if active >= i64::from(max_devices) {
-                        return Ok(Activation::TooManyDevices { max_devices });
-                    }
-                    sqlx::query(
-                        "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, \
-                         public_key, hardware, status, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
-                    )
-                    .bind(new.id.as_str())
-                    .bind(new.tenant.as_str())
-                    .bind(new.subscription.as_str())
-                    .bind(&new.name)
-                    .bind(&new.fingerprint)
-                    .bind(&new.public_key)
-                    .bind(to_json(&new.hardware))
-                    .bind(new.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
-                    insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
-                    let device = device_by_id(&mut tx, new.id.as_str()).await?;
-                    tx.commit().await?;
-                    Ok(Activation::Created(device))
                 }
 
                 async fn get_device(
@@ -501,6 +556,24 @@ macro_rules! written_once {
                         device: device.as_str(),
                     };
                     let stored = insert_device_usage(&mut tx, &owner, events, now).await?;
+                    // A sequence repeated within the batch is stored once, as its first
+                    // occurrence.
+                    let mut moves = usage::CounterMoves::default();
+                    let mut seen = std::collections::HashSet::new();
+                    for event in events {
+                        let sequence = i64::try_from(event.sequence).unwrap_or(i64::MAX);
+                        if stored.contains(&sequence) && seen.insert(sequence) {
+                            moves.add(
+                                &subscription,
+                                &event.meter,
+                                event.quantity,
+                                event.occurred_at,
+                                event.rejection.is_some(),
+                            );
+                        }
+                    }
+                    move_counters(&mut tx, &tenant, moves).await?;
+                    let stored = u64::try_from(seen.len()).unwrap_or(u64::MAX);
                     let acked = advance_acknowledged(&mut tx, device, acked).await?;
                     tx.commit().await?;
                     let total = u64::try_from(events.len()).unwrap_or(u64::MAX);
@@ -520,6 +593,7 @@ macro_rules! written_once {
                     let mut tx = self.write().await?;
                     let received = stamp(now);
                     let mut stored = Vec::with_capacity(events.len());
+                    let mut moves = usage::CounterMoves::default();
                     for event in events {
                         let inserted = sqlx::query(
                             "INSERT INTO usage_records (tenant_id, subscription_id, source, event_id, \
@@ -544,10 +618,45 @@ macro_rules! written_once {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                        if inserted == 1 {
+                            moves.add(
+                                event.subscription.as_str(),
+                                &event.meter,
+                                event.quantity,
+                                event.occurred_at,
+                                false,
+                            );
+                        }
                         stored.push(inserted == 1);
                     }
+                    move_counters(&mut tx, tenant.as_str(), moves).await?;
                     tx.commit().await?;
                     Ok(stored)
+                }
+
+                async fn counted_usage(
+                    &self,
+                    tenant: &TenantId,
+                    subscription: &SubscriptionId,
+                    from: OffsetDateTime,
+                    to: OffsetDateTime,
+                ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+                    let sql = format!(
+                        "SELECT meter, {} FROM usage_counters WHERE tenant_id = $1 \
+                         AND subscription_id = $2 AND day >= $3 AND day < $4 GROUP BY meter",
+                        clamped_sum("quantity")
+                    );
+                    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+                        .bind(tenant.as_str())
+                        .bind(subscription.as_str())
+                        .bind(usage::day_key(from))
+                        .bind(usage::day_key(to))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(meter, quantity)| (meter, u64::try_from(quantity).unwrap_or(0)))
+                        .collect())
                 }
 
                 async fn usage_total(
@@ -810,18 +919,21 @@ macro_rules! written_once {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                    for camera in &heartbeat.active_cameras {
-                        sqlx::query(
+                    // Every camera in one statement, whatever their number.
+                    if !heartbeat.active_cameras.is_empty() {
+                        let sql = format!(
                             "INSERT INTO cameras (tenant_id, device_id, camera_id, first_seen, last_seen) \
-                             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (device_id, camera_id) \
-                             DO UPDATE SET last_seen = excluded.last_seen",
-                        )
-                        .bind(&tenant)
-                        .bind(device.as_str())
-                        .bind(camera)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                             SELECT DISTINCT $1, $2, value, $4, $4 FROM {} WHERE TRUE \
+                             ON CONFLICT (device_id, camera_id) DO UPDATE SET last_seen = excluded.last_seen",
+                            json_text_rows("$3")
+                        );
+                        sqlx::query(&sql)
+                            .bind(&tenant)
+                            .bind(device.as_str())
+                            .bind(to_json(&heartbeat.active_cameras))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     tx.commit().await?;
                     Ok(())
@@ -833,15 +945,37 @@ macro_rules! written_once {
                     now: OffsetDateTime,
                 ) -> Result<(), StoreError> {
                     let mut tx = self.write().await?;
-                    let done = sqlx::query(
-                        "UPDATE devices SET status = 'deactivated', deactivated_at = $2 WHERE id = $1",
+                    let left: Option<String> = sqlx::query_scalar(
+                        "UPDATE devices SET status = 'deactivated', deactivated_at = $2 \
+                         WHERE id = $1 AND status = 'active' RETURNING subscription_id",
                     )
                     .bind(device.as_str())
                     .bind(stamp(now))
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
+                    match left {
+                        // Its slot is free again.
+                        Some(subscription) => {
+                            sqlx::query(
+                                "UPDATE subscriptions SET active_devices = active_devices - 1 \
+                                 WHERE id = $1 AND active_devices > 0",
+                            )
+                            .bind(&subscription)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        // Deactivated before: nothing to free, but its tokens are still
+                        // revoked below. No such device: not found.
+                        None => {
+                            let known: Option<String> =
+                                sqlx::query_scalar("SELECT id FROM devices WHERE id = $1")
+                                    .bind(device.as_str())
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                            if known.is_none() {
+                                return Err(StoreError::NotFound);
+                            }
+                        }
                     }
                     sqlx::query(
                         "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 \

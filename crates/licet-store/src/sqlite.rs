@@ -13,6 +13,7 @@ use crate::usage::UsageOwner;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -105,23 +106,29 @@ fn utc_day(column: &str) -> String {
 
 /// Device times are written by sqlx in RFC 3339 of varying width: compare them as
 /// times, not text (a subscription has few devices).
+/// A JSON array of strings as rows of one column, `value`.
+fn json_text_rows(parameter: &str) -> String {
+    format!("json_each({parameter})")
+}
+
 fn compare_times(left: &str, operator: &str, right: &str) -> String {
     format!("julianday({left}) {operator} julianday({right})")
 }
 
 /// Stores a device's batch row by row (one prepared statement inside the caller's
 /// transaction: SQLite has no array parameters, and a row costs microseconds in
-/// process). Returns how many it stored.
+/// process). Returns the sequences it stored.
 async fn insert_device_usage(
     tx: &mut Connection,
     owner: &UsageOwner<'_>,
     events: &[DeviceUsageEvent],
     now: OffsetDateTime,
-) -> Result<u64, StoreError> {
+) -> Result<HashSet<i64>, StoreError> {
     let received = stamp(now);
-    let mut stored = 0;
+    let mut stored = HashSet::new();
     for event in events {
-        stored += sqlx::query(
+        let sequence = i64::try_from(event.sequence).unwrap_or(i64::MAX);
+        let inserted = sqlx::query(
             "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, \
              camera_id, cost_minor, occurred_at, received_at, attributes, rejection) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (device_id, seq) DO NOTHING",
@@ -129,7 +136,7 @@ async fn insert_device_usage(
         .bind(owner.tenant)
         .bind(owner.subscription)
         .bind(owner.device)
-        .bind(i64::try_from(event.sequence).unwrap_or(i64::MAX))
+        .bind(sequence)
         .bind(&event.meter)
         .bind(i64::try_from(event.quantity).unwrap_or(i64::MAX))
         .bind(&event.unit)
@@ -142,6 +149,9 @@ async fn insert_device_usage(
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if inserted == 1 {
+            stored.insert(sequence);
+        }
     }
     Ok(stored)
 }

@@ -13,6 +13,56 @@ pub(crate) struct UsageOwner<'a> {
     pub device: &'a str,
 }
 
+/// The UTC day of a time as `YYYY-MM-DD`: the key of the usage counters.
+pub(crate) fn day_key(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day()
+    )
+}
+
+/// What stored usage adds to the counters: accepted events summed per subscription,
+/// meter and day. `camera_day` is counted per distinct camera when rated, not summed,
+/// so it has no counter.
+#[derive(Default)]
+pub(crate) struct CounterMoves(std::collections::BTreeMap<(String, String, String), i64>);
+
+impl CounterMoves {
+    /// Adds one stored event.
+    pub(crate) fn add(
+        &mut self,
+        subscription: &str,
+        meter: &str,
+        quantity: u64,
+        occurred_at: OffsetDateTime,
+        rejected: bool,
+    ) {
+        if rejected || meter == "camera_day" {
+            return;
+        }
+        let quantity = i64::try_from(quantity).unwrap_or(i64::MAX);
+        let slot = self
+            .0
+            .entry((
+                subscription.to_owned(),
+                meter.to_owned(),
+                day_key(occurred_at),
+            ))
+            .or_insert(0);
+        *slot = slot.saturating_add(quantity);
+    }
+
+    /// Each counter to move: (subscription, meter, day, quantity).
+    pub(crate) fn into_moves(self) -> impl Iterator<Item = (String, String, String, i64)> {
+        self.0
+            .into_iter()
+            .map(|((subscription, meter, day), quantity)| (subscription, meter, day, quantity))
+    }
+}
+
 /// The condition on `invoiced_in` for `booking`, with `placeholder` standing for its
 /// period (bound by the caller when the second value is `Some`).
 pub(crate) fn booking_condition(booking: &Booking, placeholder: &str) -> (String, Option<String>) {

@@ -241,6 +241,9 @@ pub struct ServerArgs {
         value_name = "S"
     )]
     pub heartbeat_interval_seconds: Option<u64>,
+    /// Requests served at once; beyond it, 503 with Retry-After [default: 512].
+    #[arg(long, env = "LICET_MAX_IN_FLIGHT", global = true, value_name = "N")]
+    pub max_in_flight: Option<usize>,
     /// The signing key every replica signs with (PKCS#8 PEM, 0600) [default: DATA_DIR/signing.key].
     #[arg(long, env = "LICET_SIGNING_KEY", global = true, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,

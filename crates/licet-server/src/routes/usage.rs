@@ -27,7 +27,7 @@ use licet_core::entitlements::Grant;
 use licet_core::ids::DeviceId;
 use licet_core::ids::TenantId;
 use licet_store::DeviceUsageEvent;
-use licet_store::{Booking, ExternalUsageEvent, RatingQuantities, UsageQuery, Window};
+use licet_store::{ExternalUsageEvent, UsageQuery, Window};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -480,7 +480,7 @@ pub async fn quota_status(
     let resolution = catalog
         .resolve(&crate::issuance::bought(subscription))
         .map_err(ApiError::internal)?;
-    let mut counted: Vec<(Period, RatingQuantities)> = Vec::new();
+    let mut counted: Vec<(Period, std::collections::BTreeMap<String, u64>)> = Vec::new();
     let mut out = Vec::new();
     for (meter, spec) in &catalog.spec().meters {
         let Some(feature) = &spec.quota else { continue };
@@ -497,22 +497,20 @@ pub async fn quota_status(
             continue;
         };
         // One query per period, not per quota: a catalog's quotas mostly share the month,
-        // and heartbeats ask this of every device.
+        // and heartbeats ask this of every device. It reads the running counters (a row
+        // per meter and day), never the period's events.
         let sums = match counted.iter().find(|(counted, _)| counted == period) {
             Some((_, sums)) => sums,
             None => {
                 let sums = state
                     .store
-                    .rating_quantities(&subscription.id, start, end, &Booking::Any)
+                    .counted_usage(&subscription.tenant, &subscription.id, start, end)
                     .await?;
                 counted.push((*period, sums));
                 &counted[counted.len() - 1].1
             }
         };
-        let used = sums
-            .meters
-            .get(meter.as_str())
-            .map_or(0, |&(quantity, _)| quantity);
+        let used = sums.get(meter.as_str()).copied().unwrap_or(0);
         let allowance = match allowance {
             Amount::Finite(n) => Some(*n),
             Amount::Unlimited => None,

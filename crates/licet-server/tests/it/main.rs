@@ -5,6 +5,7 @@
 // Helpers shared by tests may panic: a panic here is a test failure, which is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admission;
 mod bad_input;
 mod compat;
 mod credentials;

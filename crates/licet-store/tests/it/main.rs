@@ -5,6 +5,7 @@
 // Helpers shared by tests may panic: a panic here is a test failure, which is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod counters;
 mod replay;
 mod suite;
 
@@ -84,6 +85,7 @@ conformance!(
     subscriptions_are_scoped_by_tenant,
     activation_enforces_the_device_limit,
     concurrent_activations_never_exceed_the_limit,
+    concurrent_activations_of_one_fingerprint_make_one_device,
     license_sequences_strictly_increase_under_concurrency,
     heartbeats_record_cameras_per_tenant,
     credentials_and_the_bootstrap_admin,

@@ -29,6 +29,8 @@ struct Given<'a> {
     revocations: Option<&'a std::path::Path>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_in_flight: Option<usize>,
 }
 
 /// Layers defaults < `--config` file < environment < flags (figment; clap has put the
@@ -51,6 +53,7 @@ fn config(args: &ServerArgs) -> Result<ServerConfig> {
         signing_certificate: args.signing_certificate.as_deref(),
         revocations: args.revocations.as_deref(),
         redis_url: args.redis_url.as_deref(),
+        max_in_flight: args.max_in_flight,
     };
     layers
         .merge(Serialized::defaults(given))

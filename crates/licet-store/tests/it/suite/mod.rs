@@ -309,6 +309,48 @@ pub async fn activation_enforces_the_device_limit(store: Arc<dyn Store>) {
     assert!(store.list_devices(&other).await.unwrap().is_empty());
 }
 
+/// Many first activations of one box at once (an agent retrying, two processes on one
+/// host): one device, one slot; every other attempt re-activates it.
+pub async fn concurrent_activations_of_one_fingerprint_make_one_device(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t").await;
+    store
+        .create_subscription(&subscription(&t, "s"), "k")
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            let device = new_device(&t, "s", &format!("d{i}"), "same-box");
+            tokio::spawn(async move { store.activate_device(&device, 3).await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Activation::Created(_) => created += 1,
+            Activation::Reactivated(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.list_devices(&t).await.unwrap().len(), 1);
+    // One slot taken: two other boxes fit under a limit of three, a third does not.
+    for (id, fingerprint) in [("x1", "box-1"), ("x2", "box-2")] {
+        let outcome = store
+            .activate_device(&new_device(&t, "s", id, fingerprint), 3)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Activation::Created(_)), "{outcome:?}");
+    }
+    assert!(matches!(
+        store
+            .activate_device(&new_device(&t, "s", "x3", "box-3"), 3)
+            .await
+            .unwrap(),
+        Activation::TooManyDevices { max_devices: 3 }
+    ));
+}
+
 pub async fn concurrent_activations_never_exceed_the_limit(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t").await;
     store
