@@ -18,7 +18,10 @@
 use axum::Json;
 use axum::routing::post;
 use licet_client::Client;
-use licet_client::wire::{ActivationRequest, SubscriptionCreate};
+use licet_client::wire::{
+    ActivationRequest, ActivationResponse, HeartbeatRequest, SubscriptionCreate, UsageUpload,
+    UsageUploadEvent,
+};
 use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
 use std::sync::Arc;
@@ -27,6 +30,10 @@ use std::time::{Duration, Instant};
 const CONCURRENCY: usize = 16;
 const RUN: Duration = Duration::from_secs(5);
 const ACTIVATIONS: usize = 400;
+/// Usage stored for the heartbeat subscription before the second heartbeat run: a busy
+/// month's worth for one subscription.
+const MONTH_OF_USAGE: u64 = 500_000;
+const USAGE_BATCH: u64 = 5000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -267,6 +274,70 @@ async fn run() {
         .await
     };
 
+    // Heartbeats of a subscription with quotas (BrinkByte Vision: api_calls monthly),
+    // first with no usage stored, then with a month's worth: the quota status in each
+    // answer must cost the same.
+    // Base is a one-device plan; the benchmark's subscription runs a small fleet.
+    let vision = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/catalogs/brinkbyte-vision.toml"
+    ))
+    .unwrap()
+    .replace(
+        "quotas = { api_calls = 50000, llm_tokens = 250000 }",
+        "quotas = { api_calls = 50000, llm_tokens = 250000 }\nmax_devices = 100",
+    );
+    admin
+        .put_catalog("brinkbyte-vision", &vision)
+        .await
+        .unwrap();
+    let busy = admin.create_tenant("Busy").await.unwrap();
+    let busy_key = admin
+        .create_subscription(
+            &busy.id,
+            &SubscriptionCreate {
+                product_id: "brinkbyte-vision".into(),
+                plan: "base".into(),
+                addons: vec![],
+                trial: false,
+                modules: None,
+                term_days: None,
+            },
+        )
+        .await
+        .unwrap()
+        .license_key
+        .unwrap();
+    let mut busy_devices = Vec::new();
+    for n in 0..CONCURRENCY {
+        let client = Client::new(&base);
+        let activated = client
+            .activate(&ActivationRequest {
+                license_key: busy_key.clone(),
+                fingerprint: format!("busy-device-{n}"),
+                device_public_key: "ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=".into(),
+                name: format!("busy {n}"),
+                hardware: None,
+                proof: None,
+            })
+            .await
+            .unwrap();
+        busy_devices.push(activated);
+    }
+    let busy_devices = Arc::new(busy_devices);
+    settle(database_url.as_deref()).await;
+    let (heartbeat_empty, used_empty) = heartbeats(&base, &busy_devices).await;
+    store_month_of_usage(&base, &busy_devices).await;
+    // The month arrived in seconds here, not over a month: let PostgreSQL write it out
+    // before measuring, as it would have long since in a real month.
+    settle(database_url.as_deref()).await;
+    let (heartbeat_full, used_full) = heartbeats(&base, &busy_devices).await;
+    assert_eq!(used_empty, 0);
+    assert_eq!(
+        used_full, MONTH_OF_USAGE,
+        "the heartbeat reports the stored month"
+    );
+
     println!(
         "\n== licet-server benchmark ({backend}, {CONCURRENCY} concurrent clients, loopback HTTP) =="
     );
@@ -278,6 +349,8 @@ async fn run() {
         ("bare axum JSON handler", &bare),
         ("license refresh", &refresh),
         ("activation", &activation),
+        ("heartbeat, no usage", &heartbeat_empty),
+        ("heartbeat, 500k usage rows", &heartbeat_full),
     ] {
         println!(
             "{name:<28} {:>10.0} {:>10.2} {:>10.2}",
@@ -292,6 +365,11 @@ async fn run() {
         activation.p50_ms / bare.p50_ms,
         activation.p99_ms / bare.p99_ms
     );
+    println!(
+        "heartbeat with {MONTH_OF_USAGE} usage rows / with none: p50 {:.2}x   p99 {:.2}x",
+        heartbeat_full.p50_ms / heartbeat_empty.p50_ms,
+        heartbeat_full.p99_ms / heartbeat_empty.p99_ms
+    );
     if let Some(url) = database_url {
         use sqlx::Connection as _;
         let (base, schema) = url.split_once("options[search_path]=").unwrap();
@@ -302,5 +380,96 @@ async fn run() {
             .execute(&mut conn)
             .await
             .unwrap();
+    }
+}
+
+/// Every worker heartbeats its own device for `RUN`; returns the figures and the
+/// `api_call` use the last answer reported.
+async fn heartbeats(base: &str, devices: &Arc<Vec<ActivationResponse>>) -> (Stats, u64) {
+    let used = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stats = {
+        let (base, devices, used) = (base.to_owned(), devices.clone(), used.clone());
+        load(move |worker| {
+            let (base, devices, used) = (base.clone(), devices.clone(), used.clone());
+            async move {
+                let device = &devices[worker];
+                let answer = Client::new(&base)
+                    .with_token(&device.device_token)
+                    .heartbeat(
+                        &device.device_id,
+                        &HeartbeatRequest {
+                            agent_version: Some("bench".into()),
+                            metrics: None,
+                            active_cameras: (0..8).map(|c| format!("cam-{c}")).collect(),
+                            running_modules: vec![],
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let api_calls = answer.quotas.iter().find(|q| q.meter == "api_call");
+                used.store(
+                    api_calls.map_or(0, |q| q.used),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        })
+        .await
+    };
+    (stats, used.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Stores `MONTH_OF_USAGE` api calls through the devices' own upload route, this
+/// month, spread over the devices.
+async fn store_month_of_usage(base: &str, devices: &Arc<Vec<ActivationResponse>>) {
+    let now = time::OffsetDateTime::now_utc();
+    let at = licet_core::time_text(now - time::Duration::seconds(1));
+    let batches = MONTH_OF_USAGE / USAGE_BATCH;
+    let per_device = batches.div_ceil(CONCURRENCY as u64);
+    let tasks: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(worker, device)| {
+            let (base, device, at) = (base.to_owned(), device.clone(), at.clone());
+            let first = worker as u64 * per_device;
+            let last = ((worker as u64 + 1) * per_device).min(batches);
+            tokio::spawn(async move {
+                let client = Client::new(&base).with_token(&device.device_token);
+                for number in first..last {
+                    let events = (number * USAGE_BATCH + 1..=(number + 1) * USAGE_BATCH)
+                        .map(|sequence| UsageUploadEvent {
+                            sequence: sequence - first * USAGE_BATCH,
+                            kind: "api_call".into(),
+                            quantity: serde_json::json!(1),
+                            unit: Some("call".into()),
+                            camera_id: Some(format!("cam-{}", sequence % 8)),
+                            time: at.clone(),
+                            attributes: None,
+                        })
+                        .collect();
+                    client
+                        .upload_usage(&device.device_id, &UsageUpload { events })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// A checkpoint and fresh planner statistics, so each heartbeat run starts from a
+/// database at rest (on SQLite there is nothing to do).
+async fn settle(database_url: Option<&str>) {
+    use sqlx::Connection as _;
+    let Some(url) = database_url else { return };
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    for statement in [
+        "CHECKPOINT",
+        "VACUUM ANALYZE usage_records",
+        "VACUUM ANALYZE usage_counters",
+    ] {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
     }
 }

@@ -76,7 +76,7 @@ pub fn mint(
 }
 
 /// Who is calling.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Caller {
     /// A vendor operator.
     Admin,
@@ -99,6 +99,8 @@ pub enum Caller {
         device: DeviceId,
         /// Whether the token was revoked (the device was deactivated).
         revoked: bool,
+        /// The device and its subscription, read with the token in one query.
+        session: std::sync::Arc<licet_store::DeviceSession>,
     },
 }
 
@@ -133,6 +135,24 @@ impl Caller {
                 }
             }
             _ => Err(ApiError::NotFound("not found".into())),
+        }
+    }
+
+    /// The subscription of `device`: from the device token's session when the device
+    /// itself calls, else read.
+    pub async fn subscription_of(
+        &self,
+        state: &AppState,
+        device: &licet_store::Device,
+    ) -> Result<licet_store::Subscription, ApiError> {
+        match self {
+            Caller::Device { session, .. } if session.device.id == device.id => {
+                Ok(session.subscription.clone())
+            }
+            _ => Ok(state
+                .store
+                .get_subscription(Some(&device.tenant), &device.subscription)
+                .await?),
         }
     }
 
@@ -175,8 +195,23 @@ impl FromRequestParts<AppState> for Caller {
             return Err(failed(state, parts, None, invalid()).await);
         }
         let (id, secret) = rest.split_at(ID_LEN);
-        let credential = match state.store.find_credential(id).await {
-            Ok(credential) => credential,
+        // A device token comes with its device and subscription (one query): every
+        // device route needs them.
+        let found = if kind == CredentialKind::Device {
+            state
+                .store
+                .find_device_session(id)
+                .await
+                .map(|session| (session.credential.clone(), Some(session)))
+        } else {
+            state
+                .store
+                .find_credential(id)
+                .await
+                .map(|credential| (credential, None))
+        };
+        let (credential, session) = match found {
+            Ok(found) => found,
             Err(StoreError::NotFound) => {
                 return Err(failed(state, parts, Some(id), invalid()).await);
             }
@@ -208,11 +243,15 @@ impl FromRequestParts<AppState> for Caller {
                 scopes: credential.scopes,
                 key_id: credential.id,
             }),
-            (CredentialKind::Device, Some(tenant), Some(device)) => Ok(Caller::Device {
-                tenant,
-                device,
-                revoked,
-            }),
+            (CredentialKind::Device, Some(tenant), Some(device)) => match session {
+                Some(session) => Ok(Caller::Device {
+                    tenant,
+                    device,
+                    revoked,
+                    session: std::sync::Arc::new(session),
+                }),
+                None => Err(invalid()),
+            },
             _ => Err(invalid()),
         }
     }

@@ -89,6 +89,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         limiter: limits::Limiter::new(config.rate_limits, redis),
         clock,
         catalogs: Default::default(),
+        revisions: Default::default(),
         metrics,
         heartbeat_interval_seconds: config.heartbeat_interval_seconds,
         admission: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
@@ -222,6 +223,7 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
                     catalog.version()
                 )
             })?;
+        state.catalog_changed(product);
         tracing::info!(product = %product, version = catalog.version(), "loaded catalog");
     }
     Ok(())

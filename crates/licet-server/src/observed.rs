@@ -79,6 +79,7 @@ observed! {
     fn list_cameras(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<Camera>, StoreError>;
     fn create_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     fn create_bootstrap_admin(&self, credential: &Credential) -> Result<bool, StoreError>;
+    fn find_device_session(&self, id: &str) -> Result<DeviceSession, StoreError>;
     fn find_credential(&self, id: &str) -> Result<Credential, StoreError>;
     fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<Credential>, StoreError>;
     fn revoke_api_key(&self, tenant: Option<&TenantId>, id: &str, now: OffsetDateTime) -> Result<(), StoreError>;

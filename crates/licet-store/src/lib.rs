@@ -254,6 +254,10 @@ pub trait Store: Send + Sync + 'static {
     /// A credential by its public id.
     async fn find_credential(&self, id: &str) -> Result<Credential, StoreError>;
 
+    /// A device token by its public id, with its device and subscription, in one
+    /// query. `NotFound` if there is no such device token.
+    async fn find_device_session(&self, id: &str) -> Result<DeviceSession, StoreError>;
+
     /// A tenant's API keys (tenant credentials), newest first, revoked ones included.
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<Credential>, StoreError>;
 

@@ -157,6 +157,18 @@ pub struct Device {
     pub created_at: OffsetDateTime,
 }
 
+/// A device token with the device it names and that device's subscription, read
+/// together: what every device request needs before it can do anything.
+#[derive(Clone, Debug)]
+pub struct DeviceSession {
+    /// The token.
+    pub credential: Credential,
+    /// Its device.
+    pub device: Device,
+    /// The device's subscription.
+    pub subscription: Subscription,
+}
+
 /// A device to activate, with its new token.
 #[derive(Clone, Debug)]
 pub struct NewDevice {

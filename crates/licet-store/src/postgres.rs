@@ -70,6 +70,7 @@ impl PgStore {
 }
 
 type Connection = sqlx::PgConnection;
+type Row = sqlx::postgres::PgRow;
 
 /// Usage times are `TIMESTAMPTZ`: bound and read as times.
 type Stamp = OffsetDateTime;

@@ -7,7 +7,7 @@
 //! `::text`, `RETURNING` and `ON CONFLICT`. Where the databases really differ, the
 //! expansion calls a name the backend module defines, and the backend says why:
 //!
-//! - `Connection`: the driver's connection type;
+//! - `Connection`, `Row`: the driver's connection and row types;
 //! - `Stamp`, `stamp`, `unstamp`: how a usage time is bound and read back (SQLite keeps
 //!   fixed-width UTC text, so text order is time order);
 //! - `FOR_UPDATE`: the row lock a read-then-write transaction takes (PostgreSQL locks
@@ -83,6 +83,67 @@ macro_rules! written_once {
                 .await
                 .map_err(|e| conflict(e, |_| ConflictKind::DuplicateId))?;
                 Ok(())
+            }
+
+            /// `table.column AS prefix_column, …` for every column of a list.
+            fn aliased(table: &str, columns: &str, prefix: &str) -> String {
+                columns
+                    .split(',')
+                    .map(str::trim)
+                    .map(|column| format!("{table}.{column} AS {prefix}{column}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+
+            /// A device token's row joined with its device (`d_…`) and subscription
+            /// (`s_…`), read back into the three row types.
+            fn session_rows(
+                row: &Row,
+            ) -> Result<(CredentialRow, DeviceRow, SubscriptionRow), sqlx::Error> {
+                use sqlx::Row as _;
+                let credential = CredentialRow {
+                    id: row.try_get("c_id")?,
+                    kind: row.try_get("c_kind")?,
+                    tenant_id: row.try_get("c_tenant_id")?,
+                    device_id: row.try_get("c_device_id")?,
+                    scopes: row.try_get("c_scopes")?,
+                    secret_hash: row.try_get("c_secret_hash")?,
+                    created_at: row.try_get("c_created_at")?,
+                    expires_at: row.try_get("c_expires_at")?,
+                    revoked_at: row.try_get("c_revoked_at")?,
+                };
+                let device = DeviceRow {
+                    id: row.try_get("d_id")?,
+                    tenant_id: row.try_get("d_tenant_id")?,
+                    subscription_id: row.try_get("d_subscription_id")?,
+                    name: row.try_get("d_name")?,
+                    fingerprint: row.try_get("d_fingerprint")?,
+                    public_key: row.try_get("d_public_key")?,
+                    hardware: row.try_get("d_hardware")?,
+                    status: row.try_get("d_status")?,
+                    license_sequence: row.try_get("d_license_sequence")?,
+                    last_heartbeat_at: row.try_get("d_last_heartbeat_at")?,
+                    agent_version: row.try_get("d_agent_version")?,
+                    running_modules: row.try_get("d_running_modules")?,
+                    metrics: row.try_get("d_metrics")?,
+                    created_at: row.try_get("d_created_at")?,
+                };
+                let subscription = SubscriptionRow {
+                    id: row.try_get("s_id")?,
+                    tenant_id: row.try_get("s_tenant_id")?,
+                    product_id: row.try_get("s_product_id")?,
+                    plan: row.try_get("s_plan")?,
+                    addons: row.try_get("s_addons")?,
+                    trial: row.try_get("s_trial")?,
+                    modules: row.try_get("s_modules")?,
+                    status: row.try_get("s_status")?,
+                    license_key_hint: row.try_get("s_license_key_hint")?,
+                    trial_started_at: row.try_get("s_trial_started_at")?,
+                    term_ends_at: row.try_get("s_term_ends_at")?,
+                    created_at: row.try_get("s_created_at")?,
+                    updated_at: row.try_get("s_updated_at")?,
+                };
+                Ok((credential, device, subscription))
             }
 
             /// Moves a device's acknowledged usage sequence over every contiguous stored
@@ -1037,6 +1098,29 @@ macro_rules! written_once {
                         .await?
                         .ok_or(StoreError::NotFound)?;
                     row.try_into()
+                }
+
+                async fn find_device_session(&self, id: &str) -> Result<DeviceSession, StoreError> {
+                    let sql = format!(
+                        "SELECT {}, {}, {} FROM credentials c \
+                         JOIN devices d ON d.id = c.device_id \
+                         JOIN subscriptions s ON s.id = d.subscription_id \
+                         WHERE c.id = $1 AND c.kind = 'device'",
+                        aliased("c", CREDENTIAL_COLUMNS, "c_"),
+                        aliased("d", DEVICE_COLUMNS, "d_"),
+                        aliased("s", SUBSCRIPTION_COLUMNS, "s_")
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let (credential, device, subscription) = session_rows(&row)?;
+                    Ok(DeviceSession {
+                        credential: credential.try_into()?,
+                        device: device.try_into()?,
+                        subscription: subscription.try_into()?,
+                    })
                 }
 
                 async fn list_api_keys(

@@ -68,6 +68,7 @@ fn stamp(at: OffsetDateTime) -> String {
 }
 
 type Connection = sqlx::SqliteConnection;
+type Row = sqlx::sqlite::SqliteRow;
 
 type Stamp = String;
 

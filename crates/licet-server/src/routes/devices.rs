@@ -257,7 +257,10 @@ async fn load(
 ) -> Result<Device, ApiError> {
     let id = DeviceId::new(id);
     if let Caller::Device {
-        device, revoked, ..
+        device,
+        revoked,
+        session,
+        ..
     } = caller
     {
         if *device != id {
@@ -268,6 +271,8 @@ async fn load(
                 "invalid, expired or revoked token".into(),
             ));
         }
+        // Read with the token, in the same query.
+        return Ok(session.device.clone());
     }
     let device = state.store.get_device(caller.tenant(), &id).await?;
     if !matches!(caller, Caller::Device { .. }) {
@@ -315,10 +320,7 @@ pub async fn refresh(
             body.nonce,
         )?);
     }
-    let subscription = state
-        .store
-        .get_subscription(Some(&device.tenant), &device.subscription)
-        .await?;
+    let subscription = caller.subscription_of(&state, &device).await?;
     if subscription.status != SubscriptionStatus::Active {
         return Err(refusal(&state, &device, subscription.status, body.nonce)?);
     }
@@ -368,10 +370,7 @@ pub async fn heartbeat(
         )
         .await?;
     bump(&state.metrics.heartbeats);
-    let subscription = state
-        .store
-        .get_subscription(Some(&device.tenant), &device.subscription)
-        .await?;
+    let subscription = caller.subscription_of(&state, &device).await?;
     let catalog = state.catalog(&subscription.product).await?;
     let quotas = super::usage::quota_status(&state, &catalog, &subscription, state.clock.now())
         .await?

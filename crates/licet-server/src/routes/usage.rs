@@ -67,7 +67,10 @@ pub async fn upload(
     Body(body): Body<UsageUpload>,
 ) -> Result<Json<UsageUploadResult>, ApiError> {
     let Caller::Device {
-        device, revoked, ..
+        device,
+        revoked,
+        session,
+        ..
     } = &caller
     else {
         return Err(ApiError::Forbidden(
@@ -115,11 +118,7 @@ pub async fn upload(
             bad.kind
         )));
     }
-    let record = state.store.get_device(caller.tenant(), device).await?;
-    let subscription = state
-        .store
-        .get_subscription(Some(&record.tenant), &record.subscription)
-        .await?;
+    let subscription = &session.subscription;
     let catalog = state.catalog(&subscription.product).await?;
     let now = state.clock.now();
     let mut rejected = Vec::new();

@@ -5,9 +5,9 @@
 use crate::support::{TestServer, repo};
 use licet_server::ServerConfig;
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Starts a request whose body never finishes arriving: the server holds its permit
 /// while it waits for the rest.

@@ -1,5 +1,6 @@
 //! `licet server` as real processes: zero-setup start on SQLite, `init` for scripts,
-//! SIGTERM, and two processes on one PostgreSQL behaving as one server.
+//! SIGTERM, and two processes on one PostgreSQL behaving as one server (a SIGKILL of
+//! one included: license sequences never repeat or go back).
 
 use crate::{licet, path, repo, stderr, stdout};
 use licet_client::Client;
@@ -244,10 +245,10 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         .iter()
         .map(|r| ("LICET_REDIS_URL", r.as_str()))
         .collect();
-    let (a, _) = start_with(&data, Some(&url), &env, Stdio::null());
+    let (mut a, _) = start_with(&data, Some(&url), &env, Stdio::null());
     let (b, _) = start_with(&data, Some(&url), &env, Stdio::null());
     let rt = runtime();
-    rt.block_on(async {
+    let activated = rt.block_on(async {
         let admin_a = Client::new(&a.base).with_token(&token);
         let tenant = admin_a.create_tenant("Fleet").await.unwrap();
         let subscription = admin_a
@@ -309,6 +310,57 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         assert_eq!(keys_a.len(), 1);
         if redis.is_some() {
             guesses_are_limited_across(&a.base, &b.base).await;
+        }
+        activated
+    });
+    // Anti-rollback across replicas and a crash: the device refreshes through both at
+    // once while A is killed (SIGKILL, mid-request); every license it was given has its
+    // own sequence, and after A restarts each new one is above all of them.
+    let refreshes = |base: String| {
+        let (token, id) = (activated.device_token.clone(), activated.device_id.clone());
+        async move {
+            let client = Client::new(&base).with_token(&token);
+            let mut sequences = Vec::new();
+            for _ in 0..60 {
+                match client.refresh(&id, None).await {
+                    Ok(refreshed) => sequences.push(refreshed.sequence),
+                    Err(_) => break,
+                }
+            }
+            sequences
+        }
+    };
+    let mut seen = rt.block_on(async {
+        let on_a = tokio::spawn(refreshes(a.base.clone()));
+        let on_b = tokio::spawn(refreshes(b.base.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        a.child.kill().unwrap();
+        let mut seen = on_a.await.unwrap();
+        seen.extend(on_b.await.unwrap());
+        seen
+    });
+    drop(a);
+    let before_crash = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), before_crash, "a sequence was handed out twice");
+    let highest = *seen.last().unwrap();
+    let (a, _) = start_with(&data, Some(&url), &env, Stdio::null());
+    rt.block_on(async {
+        let mut last = highest;
+        for round in 0..4 {
+            let base = if round % 2 == 0 { &a.base } else { &b.base };
+            let refreshed = Client::new(base)
+                .with_token(&activated.device_token)
+                .refresh(&activated.device_id, None)
+                .await
+                .unwrap();
+            assert!(
+                refreshed.sequence > last,
+                "after the crash: sequence {} after {last}",
+                refreshed.sequence
+            );
+            last = refreshed.sequence;
         }
     });
     assert_eq!(terminate(a), 0);
