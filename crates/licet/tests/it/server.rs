@@ -316,27 +316,39 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
     // Anti-rollback across replicas and a crash: the device refreshes through both at
     // once while A is killed (SIGKILL, mid-request); every license it was given has its
     // own sequence, and after A restarts each new one is above all of them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Refreshes until told to stop or the replica fails; says which.
     let refreshes = |base: String| {
         let (token, id) = (activated.device_token.clone(), activated.device_id.clone());
+        let stop = stop.clone();
         async move {
             let client = Client::new(&base).with_token(&token);
             let mut sequences = Vec::new();
-            for _ in 0..60 {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 match client.refresh(&id, None).await {
                     Ok(refreshed) => sequences.push(refreshed.sequence),
-                    Err(_) => break,
+                    Err(_) => return (sequences, true),
                 }
             }
-            sequences
+            (sequences, false)
         }
     };
     let mut seen = rt.block_on(async {
         let on_a = tokio::spawn(refreshes(a.base.clone()));
         let on_b = tokio::spawn(refreshes(b.base.clone()));
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         a.child.kill().unwrap();
-        let mut seen = on_a.await.unwrap();
-        seen.extend(on_b.await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut seen, a_failed) = on_a.await.unwrap();
+        let (from_b, b_failed) = on_b.await.unwrap();
+        assert!(a_failed, "A was killed while refreshing");
+        assert!(!b_failed, "B kept answering");
+        assert!(
+            !seen.is_empty() && !from_b.is_empty(),
+            "both replicas answered"
+        );
+        seen.extend(from_b);
         seen
     });
     drop(a);
