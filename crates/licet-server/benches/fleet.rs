@@ -45,7 +45,9 @@ use std::time::{Duration, Instant};
 /// Requests a second one device makes: a heartbeat per 15 min, an upload per 5 min, a
 /// refresh per hour.
 const PER_DEVICE: f64 = 1.0 / 900.0 + 1.0 / 300.0 + 1.0 / 3600.0;
-const STEPS: [usize; 7] = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000];
+const STEPS: [usize; 8] = [
+    10_000, 25_000, 50_000, 65_000, 80_000, 100_000, 150_000, 200_000,
+];
 const STEP: Duration = Duration::from_secs(20);
 const MONTH_ROWS: i64 = 3_000_000;
 const IN_FLIGHT_CAP: usize = 4096;
@@ -369,8 +371,8 @@ async fn month_of_usage(url: &str, tenant: &str, subscription: &str, devices: us
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, quantity) \
-         SELECT tenant_id, subscription_id, meter, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), sum(quantity) \
+        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, shard, quantity) \
+         SELECT tenant_id, subscription_id, meter, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, sum(quantity) \
          FROM usage_records WHERE subscription_id = $1 GROUP BY 1, 2, 3, 4",
     )
     .bind(subscription)

@@ -183,11 +183,11 @@ macro_rules! written_once {
                 tenant: &str,
                 moves: usage::CounterMoves,
             ) -> Result<(), StoreError> {
-                for (subscription, meter, day, quantity) in moves.into_moves() {
+                for ((subscription, meter, day, shard), quantity) in moves.into_moves() {
                     sqlx::query(
-                        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, quantity) \
-                         VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (tenant_id, subscription_id, meter, day) DO UPDATE SET quantity = \
+                        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, shard, quantity) \
+                         VALUES ($1, $2, $3, $4, $6, $5) \
+                         ON CONFLICT (tenant_id, subscription_id, meter, day, shard) DO UPDATE SET quantity = \
                          CASE WHEN usage_counters.quantity > 9223372036854775807 - excluded.quantity \
                          THEN 9223372036854775807 ELSE usage_counters.quantity + excluded.quantity END",
                     )
@@ -196,6 +196,7 @@ macro_rules! written_once {
                     .bind(&meter)
                     .bind(&day)
                     .bind(quantity)
+                    .bind(shard)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -620,6 +621,7 @@ macro_rules! written_once {
                     // A sequence repeated within the batch is stored once, as its first
                     // occurrence.
                     let mut moves = usage::CounterMoves::default();
+                    let shard = usage::shard_of(device.as_str());
                     let mut seen = std::collections::HashSet::new();
                     for event in events {
                         let sequence = i64::try_from(event.sequence).unwrap_or(i64::MAX);
@@ -630,12 +632,15 @@ macro_rules! written_once {
                                 event.quantity,
                                 event.occurred_at,
                                 event.rejection.is_some(),
+                                shard,
                             );
                         }
                     }
-                    move_counters(&mut tx, &tenant, moves).await?;
                     let stored = u64::try_from(seen.len()).unwrap_or(u64::MAX);
                     let acked = advance_acknowledged(&mut tx, device, acked).await?;
+                    // Last before the commit: a counter row is shared with other
+                    // writers, so it is held for as short a time as possible.
+                    move_counters(&mut tx, &tenant, moves).await?;
                     tx.commit().await?;
                     let total = u64::try_from(events.len()).unwrap_or(u64::MAX);
                     Ok(UsageIngested {
@@ -686,6 +691,7 @@ macro_rules! written_once {
                                 event.quantity,
                                 event.occurred_at,
                                 false,
+                                usage::shard_of(&event.event_id),
                             );
                         }
                         stored.push(inserted == 1);

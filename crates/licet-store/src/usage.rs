@@ -28,7 +28,21 @@ pub(crate) fn day_key(at: OffsetDateTime) -> String {
 /// meter and day. `camera_day` is counted per distinct camera when rated, not summed,
 /// so it has no counter.
 #[derive(Default)]
-pub(crate) struct CounterMoves(std::collections::BTreeMap<(String, String, String), i64>);
+pub(crate) struct CounterMoves(std::collections::BTreeMap<(String, String, String, i16), i64>);
+
+/// How many rows each counter total is split over: the devices of one subscription
+/// upload at once, and one row would make every upload wait on the previous one's
+/// commit.
+const SHARDS: u64 = 16;
+
+/// The counter shard of a writer (a device id, an event id): stable, spread evenly.
+pub(crate) fn shard_of(key: &str) -> i16 {
+    // FNV-1a: a fixed function, so a key always lands on the same shard.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i16::try_from(hash % SHARDS).unwrap_or(0)
+}
 
 impl CounterMoves {
     /// Adds one stored event.
@@ -39,6 +53,7 @@ impl CounterMoves {
         quantity: u64,
         occurred_at: OffsetDateTime,
         rejected: bool,
+        shard: i16,
     ) {
         if rejected || meter == "camera_day" {
             return;
@@ -50,16 +65,15 @@ impl CounterMoves {
                 subscription.to_owned(),
                 meter.to_owned(),
                 day_key(occurred_at),
+                shard,
             ))
             .or_insert(0);
         *slot = slot.saturating_add(quantity);
     }
 
-    /// Each counter to move: (subscription, meter, day, quantity).
-    pub(crate) fn into_moves(self) -> impl Iterator<Item = (String, String, String, i64)> {
-        self.0
-            .into_iter()
-            .map(|((subscription, meter, day), quantity)| (subscription, meter, day, quantity))
+    /// Each counter row to move: ((subscription, meter, day, shard), quantity).
+    pub(crate) fn into_moves(self) -> impl Iterator<Item = ((String, String, String, i16), i64)> {
+        self.0.into_iter()
     }
 }
 
@@ -156,6 +170,15 @@ pub(crate) fn cameras_per_day(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn counter_shards_are_stable_and_spread() {
+        assert_eq!(shard_of("dev_a"), shard_of("dev_a"));
+        let shards: std::collections::BTreeSet<i16> =
+            (0..200).map(|n| shard_of(&format!("dev_{n}"))).collect();
+        assert_eq!(shards.len(), 16, "{shards:?}");
+        assert!(shards.iter().all(|s| (0..16).contains(s)));
+    }
 
     #[test]
     fn keys_name_their_bucket_start() {

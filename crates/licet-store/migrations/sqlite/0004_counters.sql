@@ -3,18 +3,21 @@
 -- nothing). Quota status reads at most a period's days of these instead of the
 -- period's events, so a heartbeat costs the same on the 1st and the 31st. `camera_day`
 -- is counted per distinct camera, not summed, and has no counter. `tenant_id` leads
--- the key, as in every usage table, so the table can later be sharded by tenant.
+-- the key, so the table can later be sharded by tenant.
+-- Each total is split over 16 `shard` rows (by device, or by event id), so the many
+-- devices of one subscription do not all queue on one row lock; a reader sums them.
 CREATE TABLE usage_counters (
     tenant_id       TEXT   NOT NULL,
     subscription_id TEXT   NOT NULL REFERENCES subscriptions (id),
     meter           TEXT   NOT NULL,
     day             TEXT   NOT NULL,
+    shard           INTEGER NOT NULL,
     quantity        INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, subscription_id, meter, day)
+    PRIMARY KEY (tenant_id, subscription_id, meter, day, shard)
 );
 
-INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, quantity)
-SELECT tenant_id, subscription_id, meter, substr(occurred_at, 1, 10),
+INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, shard, quantity)
+SELECT tenant_id, subscription_id, meter, substr(occurred_at, 1, 10), 0,
        CAST(min(total(quantity), 9223372036854775807) AS INTEGER)
 FROM usage_records
 WHERE rejection IS NULL AND meter <> 'camera_day'
