@@ -32,12 +32,14 @@
     clippy::cast_sign_loss
 )]
 
+mod server;
+mod setup;
+
 use licet_client::Client;
 use licet_client::wire::SubscriptionCreate;
-use licet_store::CredentialKind;
+use server::{Server, cpu_seconds, postgres_cpu_seconds, rss_mib, start_server};
+use setup::{database, devices, month_of_usage};
 use sqlx::Connection as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -49,7 +51,7 @@ const STEPS: [usize; 8] = [
     10_000, 25_000, 50_000, 65_000, 80_000, 100_000, 150_000, 200_000,
 ];
 const STEP: Duration = Duration::from_secs(20);
-const MONTH_ROWS: i64 = 3_000_000;
+pub(crate) const MONTH_ROWS: i64 = 3_000_000;
 const IN_FLIGHT_CAP: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,10 +86,11 @@ impl Route {
     }
 }
 
-struct Device {
-    id: String,
-    token: String,
-    next_sequence: AtomicU64,
+/// A simulated device: its id, its token and its next usage sequence.
+pub(crate) struct Device {
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) next_sequence: AtomicU64,
 }
 
 /// What one step measured.
@@ -149,243 +152,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run());
-}
-
-/// CPU seconds (user + system) of a process, from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // After the command: state is field 0, utime 11, stime 12 (clock ticks, 100 a second
-    // on Linux).
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// CPU seconds of every PostgreSQL process on the machine.
-fn postgres_cpu_seconds() -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim() == "postgres")
-        })
-        .map(cpu_seconds)
-        .sum()
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(data: &std::path::Path, catalogs: &std::path::Path, url: &str) -> Server {
-    let binary =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/licet");
-    assert!(
-        binary.exists(),
-        "build the server first: cargo build --release -p licet"
-    );
-    let config = data.join("bench.toml");
-    std::fs::write(
-        &config,
-        "max_in_flight = 256\n[rate_limits]\nactivations_per_minute = 1000000\n\
-         failed_auth_per_minute = 1000\nrequests_per_credential_per_minute = 1000000\n",
-    )
-    .unwrap();
-    let mut child = Command::new(binary)
-        .args(["server", "--data-dir"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--catalog-dir"])
-        .arg(catalogs)
-        .arg("--config")
-        .arg(&config)
-        .env("LICET_DATABASE_URL", url)
-        .env("LICET_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut token = None;
-    let base = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the server exited"
-        );
-        let line = line.trim();
-        if line.starts_with("lct_admin_") {
-            token = Some(line.to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("licet server listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Server {
-        child,
-        base,
-        token: token.expect("the first start prints the admin token"),
-    }
-}
-
-async fn database() -> (String, String, String) {
-    let url = std::env::var("LICET_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("LICET_TEST_POSTGRES_URL"))
-        .expect("set LICET_BENCH_POSTGRES_URL: the fleet benchmark measures PostgreSQL");
-    let schema = format!("licet_fleet_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options[search_path]={schema}");
-    (url, schema, scoped)
-}
-
-/// Writes `count` active devices with device tokens, straight into the database.
-async fn devices(url: &str, tenant: &str, subscription: &str, count: usize) -> Vec<Arc<Device>> {
-    let now = time::OffsetDateTime::now_utc();
-    let tenant_id = licet_core::ids::TenantId::new(tenant);
-    let mut fleet = Vec::with_capacity(count);
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    for chunk_start in (0..count).step_by(20_000) {
-        let chunk = chunk_start..(chunk_start + 20_000).min(count);
-        let mut ids = Vec::new();
-        let mut credential_ids = Vec::new();
-        let mut hashes = Vec::new();
-        for n in chunk {
-            let id = format!("dev_fleet_{n:07}");
-            let (token, credential) = licet_server::auth::mint(
-                CredentialKind::Device,
-                Some(&tenant_id),
-                Some(&licet_core::ids::DeviceId::new(&id)),
-                vec![],
-                now,
-                None,
-            )
-            .unwrap();
-            credential_ids.push(credential.id.clone());
-            hashes.push(credential.secret_hash.clone());
-            fleet.push(Arc::new(Device {
-                id: id.clone(),
-                token,
-                next_sequence: AtomicU64::new(1),
-            }));
-            ids.push(id);
-        }
-        sqlx::query(
-            "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, public_key, hardware, status, created_at) \
-             SELECT d, $2, $3, d, d, 'ed25519:wQ6+ER6BpydbBaQLhyGJ2dlqsr25JBeuOZBfwr2EFt0=', '{}', 'active', $4 FROM UNNEST($1::TEXT[]) AS d",
-        )
-        .bind(&ids)
-        .bind(tenant)
-        .bind(subscription)
-        .bind(now)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO credentials (id, kind, tenant_id, device_id, scopes, secret_hash, created_at) \
-             SELECT c, 'device', $2, d, '[]', h, $3 FROM UNNEST($1::TEXT[], $4::TEXT[], $5::TEXT[]) AS x (c, d, h)",
-        )
-        .bind(&credential_ids)
-        .bind(tenant)
-        .bind(now)
-        .bind(&ids)
-        .bind(&hashes)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    sqlx::query("UPDATE subscriptions SET active_devices = $1 WHERE id = $2")
-        .bind(i64::try_from(count).unwrap())
-        .bind(subscription)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    fleet
-}
-
-/// A month of `api_call` usage for the subscription, spread over its devices and the
-/// month so far, with the counters the ingestion would have moved.
-async fn month_of_usage(url: &str, tenant: &str, subscription: &str, devices: usize) {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    let month_start = now
-        .replace_day(1)
-        .unwrap()
-        .replace_time(time::Time::MIDNIGHT);
-    let seconds = (now - month_start).whole_seconds().max(1);
-    sqlx::query(
-        "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, camera_id, \
-         occurred_at, received_at) \
-         SELECT $1, $2, 'dev_fleet_' || lpad((n % $4)::TEXT, 7, '0'), 1000000000 + n, 'api_call', 1, 'call', \
-         'cam-' || (n % 8), $5 + make_interval(secs => (n * $6 / $3)::DOUBLE PRECISION), $5 \
-         FROM generate_series(0, $3 - 1) AS n",
-    )
-    .bind(tenant)
-    .bind(subscription)
-    .bind(MONTH_ROWS)
-    .bind(i64::try_from(devices).unwrap())
-    .bind(month_start)
-    .bind(seconds)
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO usage_counters (tenant_id, subscription_id, meter, day, shard, quantity) \
-         SELECT tenant_id, subscription_id, meter, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, sum(quantity) \
-         FROM usage_records WHERE subscription_id = $1 GROUP BY 1, 2, 3, 4",
-    )
-    .bind(subscription)
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    for statement in [
-        "VACUUM ANALYZE usage_records",
-        "VACUUM ANALYZE usage_counters",
-        "CHECKPOINT",
-    ] {
-        sqlx::query(statement).execute(&mut conn).await.unwrap();
-    }
 }
 
 /// One request of `route` for `device`; `Ok(true)` when the server shed it (503).
