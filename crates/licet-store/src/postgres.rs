@@ -145,7 +145,7 @@ async fn insert_device_usage(
              FROM UNNEST($5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], \
              $11::TIMESTAMPTZ[], $12::TEXT[], $13::TEXT[]) \
              AS e (seq, meter, quantity, unit, camera_id, cost_minor, occurred_at, attributes, rejection) \
-             ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq",
+             ON CONFLICT (device_id, seq) WHERE device_id IS NOT NULL DO NOTHING RETURNING seq",
         )
         .bind(owner.tenant)
         .bind(owner.subscription)

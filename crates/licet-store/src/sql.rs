@@ -160,6 +160,7 @@ macro_rules! written_once {
                 .bind(acked)
                 .fetch_all(&mut *tx)
                 .await?;
+                let from = acked;
                 let mut acked = acked;
                 for seq in following {
                     if seq != acked + 1 {
@@ -167,12 +168,19 @@ macro_rules! written_once {
                     }
                     acked = seq;
                 }
-                sqlx::query("UPDATE devices SET usage_acked = $1 WHERE id = $2")
-                    .bind(acked)
-                    .bind(device.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(acked)
+                if acked == from {
+                    return Ok(acked);
+                }
+                let stored: i64 = sqlx::query_scalar(
+                    "UPDATE devices SET usage_acked = \
+                     CASE WHEN usage_acked > $1 THEN usage_acked ELSE $1 END \
+                     WHERE id = $2 RETURNING usage_acked",
+                )
+                .bind(acked)
+                .bind(device.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                Ok(stored)
             }
 
             /// Adds stored usage to the running counters, one upsert per subscription,
@@ -602,12 +610,13 @@ macro_rules! written_once {
                     now: OffsetDateTime,
                 ) -> Result<UsageIngested, StoreError> {
                     let mut tx = self.write().await?;
-                    // Concurrent uploads of one device queue here, so the acknowledged
-                    // sequence only grows.
-                    let row: Option<(String, String, i64)> = sqlx::query_as(&format!(
-                        "SELECT tenant_id, subscription_id, usage_acked FROM devices \
-                         WHERE id = $1{FOR_UPDATE}"
-                    ))
+                    // No row lock: the acknowledgement only moves up, so two uploads of
+                    // one device at once (an agent runs one uploader) can acknowledge
+                    // less than they might, never more, and the next upload catches
+                    // up. A lock here would cost every upload a write.
+                    let row: Option<(String, String, i64)> = sqlx::query_as(
+                        "SELECT tenant_id, subscription_id, usage_acked FROM devices WHERE id = $1",
+                    )
                     .bind(device.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -666,7 +675,7 @@ macro_rules! written_once {
                              meter, quantity, unit, camera_id, resource_id, cost_minor, occurred_at, \
                              received_at, attributes) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                             ON CONFLICT (tenant_id, source, event_id) DO NOTHING",
+                             ON CONFLICT (tenant_id, source, event_id) WHERE source IS NOT NULL DO NOTHING",
                         )
                         .bind(tenant.as_str())
                         .bind(event.subscription.as_str())

@@ -132,7 +132,7 @@ async fn insert_device_usage(
         let inserted = sqlx::query(
             "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, \
              camera_id, cost_minor, occurred_at, received_at, attributes, rejection) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (device_id, seq) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (device_id, seq) WHERE device_id IS NOT NULL DO NOTHING",
         )
         .bind(owner.tenant)
         .bind(owner.subscription)

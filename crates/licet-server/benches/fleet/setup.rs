@@ -129,6 +129,8 @@ pub(crate) async fn month_of_usage(url: &str, tenant: &str, subscription: &str, 
     for statement in [
         "VACUUM ANALYZE usage_records",
         "VACUUM ANALYZE usage_counters",
+        "VACUUM ANALYZE devices",
+        "VACUUM ANALYZE credentials",
         "CHECKPOINT",
     ] {
         sqlx::query(statement).execute(&mut conn).await.unwrap();
