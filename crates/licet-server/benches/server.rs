@@ -387,14 +387,20 @@ async fn run() {
 /// `api_call` use the last answer reported.
 async fn heartbeats(base: &str, devices: &Arc<Vec<ActivationResponse>>) -> (Stats, u64) {
     let used = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // One client (one kept-alive connection pool) per device, as an agent has.
+    let clients: Arc<Vec<Client>> = Arc::new(
+        devices
+            .iter()
+            .map(|device| Client::new(base).with_token(&device.device_token))
+            .collect(),
+    );
     let stats = {
-        let (base, devices, used) = (base.to_owned(), devices.clone(), used.clone());
+        let (clients, devices, used) = (clients, devices.clone(), used.clone());
         load(move |worker| {
-            let (base, devices, used) = (base.clone(), devices.clone(), used.clone());
+            let (clients, devices, used) = (clients.clone(), devices.clone(), used.clone());
             async move {
                 let device = &devices[worker];
-                let answer = Client::new(&base)
-                    .with_token(&device.device_token)
+                let answer = clients[worker]
                     .heartbeat(
                         &device.device_id,
                         &HeartbeatRequest {
@@ -466,9 +472,10 @@ async fn settle(database_url: Option<&str>) {
     let Some(url) = database_url else { return };
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     for statement in [
-        "CHECKPOINT",
         "VACUUM ANALYZE usage_records",
         "VACUUM ANALYZE usage_counters",
+        "VACUUM ANALYZE devices",
+        "CHECKPOINT",
     ] {
         sqlx::query(statement).execute(&mut conn).await.unwrap();
     }
