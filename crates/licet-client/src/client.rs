@@ -211,16 +211,20 @@ impl Client {
             .await
     }
 
-    /// Refreshes a device's license.
+    /// Refreshes a device's license. `held`: the highest license or verdict sequence
+    /// the device holds (the new license is above it, from the server's memory); without
+    /// it the server commits a fresh number.
     pub async fn refresh(
         &self,
         device_id: &str,
         nonce: Option<&str>,
+        held: Option<u64>,
     ) -> Result<RefreshResponse, ClientError> {
         self.post(
             &format!("/v1/devices/{device_id}/refresh"),
             &RefreshRequest {
                 nonce: nonce.map(str::to_owned),
+                sequence: held,
             },
         )
         .await

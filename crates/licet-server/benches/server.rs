@@ -25,6 +25,7 @@ use licet_client::wire::{
 use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
@@ -232,23 +233,29 @@ async fn run() {
     }
     let activation = stats(latencies, start.elapsed());
 
-    // Refresh throughput: each worker refreshes its own device.
+    // Refresh throughput: each worker refreshes its own device, sending the sequence
+    // it holds as the agent does.
     let devices = Arc::new(devices);
+    let held: Arc<Vec<AtomicU64>> = Arc::new(devices.iter().map(|_| AtomicU64::new(0)).collect());
     let refresh = {
-        let (http, base, devices) = (http.clone(), base.clone(), devices.clone());
+        let (http, base, devices, held) =
+            (http.clone(), base.clone(), devices.clone(), held.clone());
         load(move |worker| {
-            let (http, base, devices) = (http.clone(), base.clone(), devices.clone());
+            let (http, base, devices, held) =
+                (http.clone(), base.clone(), devices.clone(), held.clone());
             async move {
                 let device = &devices[worker];
                 let response = http
                     .post(format!("{base}/v1/devices/{}/refresh", device.device_id))
                     .bearer_auth(&device.device_token)
-                    .json(&serde_json::json!({}))
+                    .json(&serde_json::json!({ "sequence": held[worker].load(Ordering::Relaxed) }))
                     .send()
                     .await
                     .unwrap();
                 assert!(response.status().is_success());
-                response.bytes().await.unwrap();
+                let refreshed: licet_client::wire::RefreshResponse = response.json().await.unwrap();
+                assert!(refreshed.sequence > held[worker].load(Ordering::Relaxed));
+                held[worker].store(refreshed.sequence, Ordering::Relaxed);
             }
         })
         .await
@@ -408,6 +415,7 @@ async fn heartbeats(base: &str, devices: &Arc<Vec<ActivationResponse>>) -> (Stat
                             metrics: None,
                             active_cameras: (0..8).map(|c| format!("cam-{c}")).collect(),
                             running_modules: vec![],
+                            license_sequence: None,
                         },
                     )
                     .await

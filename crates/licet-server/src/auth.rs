@@ -195,12 +195,12 @@ impl FromRequestParts<AppState> for Caller {
             return Err(failed(state, parts, None, invalid()).await);
         }
         let (id, secret) = rest.split_at(ID_LEN);
-        // A device token comes with its device and subscription (one query): every
-        // device route needs them.
+        // A device token comes with its device and subscription (one query, or none
+        // when the session is cached and nothing changed): every device route needs them.
         let found = if kind == CredentialKind::Device {
             state
-                .store
-                .find_device_session(id)
+                .sessions
+                .find(state.store.as_ref(), id)
                 .await
                 .map(|session| (session.credential.clone(), Some(session)))
         } else {
@@ -248,7 +248,7 @@ impl FromRequestParts<AppState> for Caller {
                     tenant,
                     device,
                     revoked,
-                    session: std::sync::Arc::new(session),
+                    session,
                 }),
                 None => Err(invalid()),
             },

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::bump;
+use crate::sequences::Floor;
 use crate::state::AppState;
 use licet_core::ids::LicenseId;
 use licet_core::license::{self, IssueRequest};
@@ -21,14 +22,16 @@ pub(crate) fn bought(subscription: &Subscription) -> Bought {
     }
 }
 
-/// Signs a new license for a device, with the next sequence number.
+/// Signs a new license for a device, with a sequence above `floor` (see
+/// [`crate::sequences`]).
 pub async fn license_for(
     state: &AppState,
     subscription: &Subscription,
     device: &Device,
+    floor: Floor,
 ) -> Result<(String, u64), ApiError> {
     let catalog = state.catalog(&subscription.product).await?;
-    let sequence = state.store.next_license_sequence(&device.id).await?;
+    let sequence = state.sequences.above(state.store.as_ref(), floor).await?;
     let signed = license::issue(
         &IssueRequest {
             catalog: &catalog,
@@ -77,26 +80,54 @@ pub fn inactive(status: SubscriptionStatus) -> Option<(Verdict, &'static str, &'
 }
 
 /// The refusal for a subscription that is not active, with a signed verdict.
-pub fn refusal(
+pub async fn refusal(
     state: &AppState,
     device: &Device,
     status: SubscriptionStatus,
     nonce: Option<String>,
+    floor: Floor,
 ) -> Result<ApiError, ApiError> {
     let (verdict, code, message) =
         inactive(status).ok_or_else(|| ApiError::internal("refusal for an active subscription"))?;
-    signed_refusal(state, device, verdict, code, message, nonce)
+    signed_refusal(
+        state,
+        device,
+        Refusal {
+            verdict,
+            code,
+            message,
+        },
+        nonce,
+        floor,
+    )
+    .await
 }
 
-/// A refusal with a signed verdict for `device`.
-pub fn signed_refusal(
+/// A definite "no": the verdict, its stable code and why.
+pub struct Refusal<'a> {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The stable error code.
+    pub code: &'static str,
+    /// Why, for humans.
+    pub message: &'a str,
+}
+
+/// A refusal with a signed verdict for `device`. The verdict takes a sequence number
+/// above `floor` like a license: only a license issued after it lifts it.
+pub async fn signed_refusal(
     state: &AppState,
     device: &Device,
-    verdict: Verdict,
-    code: &'static str,
-    message: &str,
+    refusal: Refusal<'_>,
     nonce: Option<String>,
+    floor: Floor,
 ) -> Result<ApiError, ApiError> {
+    let Refusal {
+        verdict,
+        code,
+        message,
+    } = refusal;
+    let sequence = state.sequences.above(state.store.as_ref(), floor).await?;
     let armored = seal_verdict(
         &VerdictPayload {
             format: 1,
@@ -105,7 +136,7 @@ pub fn signed_refusal(
             reason: message.to_owned(),
             issued_at: state.clock.now(),
             nonce,
-            sequence: device.license_sequence,
+            sequence,
         },
         state.signer.key(),
     )

@@ -18,6 +18,8 @@ pub mod metrics;
 mod observed;
 mod openapi;
 pub mod routes;
+pub mod sequences;
+pub mod sessions;
 pub mod signer;
 pub mod state;
 
@@ -83,6 +85,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         Some(url) => Some(connect_redis(url.expose_secret()).await?),
     };
     let metrics = Arc::new(metrics::Metrics::default());
+    let sessions = Arc::new(sessions::Sessions::new(store.changes()));
     let state = AppState {
         store: observed::Observed::wrap(store, metrics.latency.clone()),
         signer: Arc::new(signer),
@@ -90,6 +93,8 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         clock,
         catalogs: Default::default(),
         revisions: Default::default(),
+        sessions,
+        sequences: Default::default(),
         metrics,
         heartbeat_interval_seconds: config.heartbeat_interval_seconds,
         admission: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
@@ -223,7 +228,6 @@ async fn load_catalogs(state: &AppState, dir: &Path) -> Result<()> {
                     catalog.version()
                 )
             })?;
-        state.catalog_changed(product);
         tracing::info!(product = %product, version = catalog.version(), "loaded catalog");
     }
     Ok(())

@@ -28,6 +28,9 @@ macro_rules! observed {
     ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
         #[async_trait::async_trait]
         impl Store for Observed {
+            fn changes(&self) -> Arc<Changes> {
+                self.inner.changes()
+            }
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     let started = tokio::time::Instant::now();
@@ -62,7 +65,7 @@ observed! {
     fn activate_device(&self, new: &NewDevice, max_devices: u32) -> Result<Activation, StoreError>;
     fn get_device(&self, tenant: Option<&TenantId>, id: &DeviceId) -> Result<Device, StoreError>;
     fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
-    fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError>;
+    fn reserve_license_sequences(&self, count: u64) -> Result<u64, StoreError>;
     fn ingest_device_usage(&self, device: &DeviceId, events: &[DeviceUsageEvent], now: OffsetDateTime) -> Result<UsageIngested, StoreError>;
     fn ingest_external_usage(&self, tenant: &TenantId, events: &[ExternalUsageEvent], now: OffsetDateTime) -> Result<Vec<bool>, StoreError>;
     fn counted_usage(&self, tenant: &TenantId, subscription: &SubscriptionId, from: OffsetDateTime, to: OffsetDateTime) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;

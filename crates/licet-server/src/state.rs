@@ -14,14 +14,10 @@ use std::sync::{Arc, RwLock};
 /// Parsed catalogs by product and revision.
 pub type CatalogCache = RwLock<HashMap<(ProductId, i64), Arc<Catalog>>>;
 
-/// The newest catalog revision of each product as last read, and when.
-pub type RevisionCache = RwLock<HashMap<ProductId, (i64, tokio::time::Instant)>>;
-
-/// How long a replica answers with the newest catalog revision it read before reading
-/// it again. An upload through this replica is seen at once (it forgets the product);
-/// through another, within this long. Every device request needs the revision, and
-/// catalogs change a few times a year.
-pub const REVISION_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// The newest catalog revision of each product as last read, with the store's change
+/// generation seen before reading it: an upload through any replica moves the
+/// generation (see [`licet_store::Changes`]), so the revision is read again after it.
+pub type RevisionCache = RwLock<HashMap<ProductId, (i64, u64)>>;
 
 /// Shared handler state.
 #[derive(Clone)]
@@ -35,8 +31,12 @@ pub struct AppState {
     /// Parsed catalogs by (product, revision): uploads are immutable, so a parse is
     /// valid forever and only the lookup of the latest revision goes to the store.
     pub catalogs: Arc<CatalogCache>,
-    /// The newest revision of each product, trusted for [`REVISION_FRESH_FOR`].
+    /// The newest revision of each product, trusted until the store changes.
     pub revisions: Arc<RevisionCache>,
+    /// Device sessions, trusted until the store changes.
+    pub sessions: Arc<crate::sessions::Sessions>,
+    /// This replica's block of license sequence numbers.
+    pub sequences: Arc<crate::sequences::Sequences>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Rate limits on this API.
@@ -53,29 +53,22 @@ impl licet_http::Rejects for AppState {
 }
 
 impl AppState {
-    /// Forgets the newest revision read for `product`: called after an upload, so this
-    /// replica serves the new revision from the next request on.
-    pub fn catalog_changed(&self, product: &ProductId) {
-        if let Ok(mut revisions) = self.revisions.write() {
-            revisions.remove(product);
-        }
-    }
-
     /// The current catalog of a product. On a cache hit nothing is read from the store
-    /// (the newest revision is trusted for [`REVISION_FRESH_FOR`]); the text is fetched
-    /// and parsed once per revision.
+    /// (the newest revision is trusted until the store's change generation moves); the
+    /// text is fetched and parsed once per revision.
     pub async fn catalog(&self, product: &ProductId) -> Result<Arc<Catalog>, ApiError> {
         let missing = || {
             ApiError::NotFound(format!(
                 "no catalog for product {product}; upload one with PUT /v1/products/{product}/catalog"
             ))
         };
+        let generation = self.store.changes().generation();
         let fresh = self
             .revisions
             .read()
             .map_err(ApiError::internal)?
             .get(product)
-            .filter(|(_, read_at)| read_at.elapsed() < REVISION_FRESH_FOR)
+            .filter(|(_, seen)| Some(*seen) == generation)
             .map(|(revision, _)| *revision);
         let revision = match fresh {
             Some(revision) => revision,
@@ -85,10 +78,12 @@ impl AppState {
                     Err(StoreError::NotFound) => return Err(missing()),
                     Err(other) => return Err(other.into()),
                 };
-                self.revisions
-                    .write()
-                    .map_err(ApiError::internal)?
-                    .insert(product.clone(), (revision, tokio::time::Instant::now()));
+                if let Some(generation) = generation {
+                    self.revisions
+                        .write()
+                        .map_err(ApiError::internal)?
+                        .insert(product.clone(), (revision, generation));
+                }
                 revision
             }
         };

@@ -9,6 +9,7 @@
 //! `tenant_id` and every method that serves a tenant filters by it, so another tenant's
 //! id reads as "not found". This crate knows nothing about HTTP or auth policy.
 
+mod changes;
 mod error;
 mod model;
 pub mod postgres;
@@ -17,6 +18,7 @@ mod sql;
 pub mod sqlite;
 mod usage;
 
+pub use changes::Changes;
 pub use error::{ConflictKind, StoreError};
 pub use model::*;
 
@@ -123,8 +125,14 @@ pub trait Store: Send + Sync + 'static {
     /// A tenant's devices.
     async fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
 
-    /// Increments and returns the device's license sequence. Atomic across processes.
-    async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError>;
+    /// Reserves the next `count` license sequence numbers for the caller alone and
+    /// returns the highest of them (the block is `high - count + 1 ..= high`). Every
+    /// reservation, by any process, is above every earlier one, and is committed
+    /// before it is returned: a crash loses numbers, never hands one out twice.
+    async fn reserve_license_sequences(&self, count: u64) -> Result<u64, StoreError>;
+
+    /// The generation caches in front of this store tag what they read with.
+    fn changes(&self) -> std::sync::Arc<Changes>;
 
     /// Stores a device's usage events, ignoring sequences already stored, and advances
     /// the device's acknowledged sequence over every contiguous stored one. One

@@ -143,7 +143,7 @@ pub struct Device {
     pub hardware: serde_json::Value,
     /// Status.
     pub status: DeviceStatus,
-    /// The last license sequence issued.
+    /// The sequence of the license the device last reported holding.
     pub license_sequence: u64,
     /// Last heartbeat.
     pub last_heartbeat_at: Option<OffsetDateTime>,
@@ -240,6 +240,9 @@ pub struct Heartbeat {
     pub running_modules: Vec<String>,
     /// Cameras active now.
     pub active_cameras: Vec<String>,
+    /// The sequence of the license the device says it holds (shown to operators;
+    /// never trusted for anything else).
+    pub license_sequence: Option<u64>,
     /// Receive time.
     pub now: Option<OffsetDateTime>,
 }

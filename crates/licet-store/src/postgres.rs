@@ -2,25 +2,74 @@
 //! database and behave as one server.
 //!
 //! Races are settled by the database, never by the process: read-then-write
-//! transactions lock the row they depend on (`FOR UPDATE`), license sequences are a
-//! single `UPDATE … RETURNING`, and the bootstrap admin and catalog revisions take
-//! transaction advisory locks. The methods themselves are in [`crate::sql`]; this
-//! module is what PostgreSQL does differently.
+//! transactions lock the row they depend on (`FOR UPDATE`), license sequence blocks are
+//! a single `UPDATE … RETURNING`, and the bootstrap admin and catalog revisions take
+//! transaction advisory locks. Writes that make caches stale `NOTIFY licet_changes`
+//! in their transaction, and each store listens for it (see [`crate::changes`]). The
+//! methods themselves are in [`crate::sql`]; this module is what PostgreSQL does
+//! differently.
 
+use crate::changes::Changes;
 use crate::error::StoreError;
 use crate::model::DeviceUsageEvent;
 use crate::usage::UsageOwner;
 use sqlx::ConnectOptions as _;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// The channel writes that make caches stale notify on.
+const CHANNEL: &str = "licet_changes";
 
 /// The PostgreSQL implementation of [`Store`](crate::Store).
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    changes: Arc<Changes>,
+    _listener: Arc<Listener>,
+}
+
+/// The task that hears other replicas' changes; it ends with the store.
+#[derive(Debug)]
+struct Listener(tokio::task::JoinHandle<()>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Hears `licet_changes` on a connection of its own and moves the generation for each
+/// notification. When the connection is lost, notifications sent meanwhile are lost
+/// with it: the store is deaf (caches read through) until a new connection listens.
+async fn listen(pool: PgPool, changes: Weak<Changes>) {
+    loop {
+        if let Ok(mut listener) = PgListener::connect_with(&pool).await {
+            if listener.listen(CHANNEL).await.is_ok() {
+                match changes.upgrade() {
+                    Some(changes) => changes.hear(true),
+                    None => return,
+                }
+                // `Ok(None)`: the connection was lost (a reconnect inside sqlx would
+                // not tell us when it listens again, so this loop reconnects itself).
+                while let Ok(Some(_)) = listener.try_recv().await {
+                    match changes.upgrade() {
+                        Some(changes) => changes.moved(),
+                        None => return,
+                    }
+                }
+            }
+        }
+        match changes.upgrade() {
+            Some(changes) => changes.hear(false),
+            None => return,
+        }
+        tracing::warn!("lost the connection that hears other replicas' changes; reconnecting");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 impl PgStore {
@@ -59,7 +108,13 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        let changes = Arc::new(Changes::deaf());
+        let listener = tokio::spawn(listen(pool.clone(), Arc::downgrade(&changes)));
+        Ok(PgStore {
+            pool,
+            changes,
+            _listener: Arc::new(Listener(listener)),
+        })
     }
 
     /// A writing transaction: PostgreSQL's own `BEGIN` (READ COMMITTED); the rows a
@@ -85,6 +140,15 @@ fn unstamp(at: Stamp) -> Result<OffsetDateTime, StoreError> {
 }
 
 const FOR_UPDATE: &str = " FOR UPDATE";
+
+/// Tells every replica, at this transaction's commit, that caches are stale.
+async fn announce(tx: &mut Connection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
 /// Orders transactions that have no row to lock (the first catalog revision of a
 /// product, the first admin) on a transaction-scoped advisory lock named by `key`.

@@ -253,7 +253,10 @@ macro_rules! written_once {
                     .fetch_one(&mut *tx)
                     .await?;
                     insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
+                    // The old token's session is stale.
+                    announce(&mut tx).await?;
                     tx.commit().await?;
+                    store.changes.moved();
                     return Ok(Activation::Reactivated(row.try_into()?));
                 }
                 // A full subscription is refused before any write (no lock taken).
@@ -363,7 +366,10 @@ macro_rules! written_once {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                    // Every replica's newest revision is stale.
+                    announce(&mut tx).await?;
                     tx.commit().await?;
+                    self.changes.moved();
                     Ok(CatalogRecord {
                         product: product.clone(),
                         version: version.to_owned(),
@@ -527,6 +533,7 @@ macro_rules! written_once {
                     &self,
                     subscription: &Subscription,
                 ) -> Result<(), StoreError> {
+                    let mut tx = self.write().await?;
                     let done = sqlx::query(
                         "UPDATE subscriptions SET plan = $1, addons = $2, trial = $3, modules = $4, \
                          status = $5, term_ends_at = $6, updated_at = $7 WHERE id = $8 AND tenant_id = $9",
@@ -540,11 +547,15 @@ macro_rules! written_once {
                     .bind(subscription.updated_at)
                     .bind(subscription.id.as_str())
                     .bind(subscription.tenant.as_str())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
+                    // Devices' sessions hold the subscription.
+                    announce(&mut tx).await?;
+                    tx.commit().await?;
+                    self.changes.moved();
                     Ok(())
                 }
 
@@ -591,16 +602,22 @@ macro_rules! written_once {
                     rows.into_iter().map(TryInto::try_into).collect()
                 }
 
-                async fn next_license_sequence(&self, device: &DeviceId) -> Result<u64, StoreError> {
-                    let value: i64 = sqlx::query_scalar(
-                        "UPDATE devices SET license_sequence = license_sequence + 1 WHERE id = $1 \
-                         RETURNING license_sequence",
+                async fn reserve_license_sequences(&self, count: u64) -> Result<u64, StoreError> {
+                    let count = i64::try_from(count)
+                        .ok()
+                        .filter(|c| *c > 0)
+                        .ok_or_else(|| StoreError::Config("a block of license sequences is 1 or more".into()))?;
+                    let high: i64 = sqlx::query_scalar(
+                        "UPDATE license_sequences SET high = high + $1 WHERE id = 1 RETURNING high",
                     )
-                    .bind(device.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                    sequence(value)
+                    .bind(count)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    sequence(high)
+                }
+
+                fn changes(&self) -> std::sync::Arc<$crate::Changes> {
+                    self.changes.clone()
                 }
 
                 async fn ingest_device_usage(
@@ -985,13 +1002,19 @@ macro_rules! written_once {
                     let mut tx = self.write().await?;
                     let tenant: String = sqlx::query_scalar(
                         "UPDATE devices SET last_heartbeat_at = $1, agent_version = $2, \
-                         running_modules = $3, metrics = $4 WHERE id = $5 RETURNING tenant_id",
+                         running_modules = $3, metrics = $4, \
+                         license_sequence = COALESCE($6, license_sequence) WHERE id = $5 RETURNING tenant_id",
                     )
                     .bind(now)
                     .bind(&heartbeat.agent_version)
                     .bind(to_json(&heartbeat.running_modules))
                     .bind(to_json(&heartbeat.metrics))
                     .bind(device.as_str())
+                    .bind(
+                        heartbeat
+                            .license_sequence
+                            .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                    )
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -1061,7 +1084,9 @@ macro_rules! written_once {
                     .bind(device.as_str())
                     .execute(&mut *tx)
                     .await?;
+                    announce(&mut tx).await?;
                     tx.commit().await?;
+                    self.changes.moved();
                     Ok(())
                 }
 

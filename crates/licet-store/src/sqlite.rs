@@ -7,6 +7,7 @@
 //! locks. The methods themselves are in [`crate::sql`]; this module is what SQLite
 //! does differently.
 
+use crate::changes::Changes;
 use crate::error::StoreError;
 use crate::model::DeviceUsageEvent;
 use crate::usage::UsageOwner;
@@ -23,6 +24,7 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    changes: std::sync::Arc<Changes>,
 }
 
 impl SqliteStore {
@@ -42,7 +44,12 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        // One server process per database file: every change goes through this store,
+        // so it hears them all.
+        Ok(SqliteStore {
+            pool,
+            changes: std::sync::Arc::new(Changes::hearing()),
+        })
     }
 
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
@@ -86,6 +93,12 @@ async fn serialise(_tx: &mut Connection, _key: &str) -> Result<(), StoreError> {
 
 /// Nothing to lock, for the same reason.
 const FOR_UPDATE: &str = "";
+
+/// Nothing to tell: no other process serves this file (see [`Changes::hearing`]).
+#[allow(clippy::unused_async)] // the PostgreSQL twin sends a NOTIFY
+async fn announce(_tx: &mut Connection) -> Result<(), StoreError> {
+    Ok(())
+}
 
 /// `total` is a float and never overflows; the cast saturates into INTEGER.
 fn clamped_sum(column: &str) -> String {

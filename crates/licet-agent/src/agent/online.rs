@@ -127,7 +127,17 @@ impl Agent {
             .map_err(|e| SyncError::Failed(format!("cannot draw a nonce: {e}")))?;
         let now = self.inner.clock.now();
         lock(&self.inner.sync).last_attempt = Some(now);
-        let result = client.refresh(device_id.as_str(), Some(&nonce)).await;
+        // What the device holds, verdicts included: the server answers above it, so
+        // the answer is never one this device must refuse as a rollback.
+        let held = {
+            let p = lock(&self.inner.persisted);
+            p.verdict
+                .as_ref()
+                .map_or(p.max_sequence, |v| v.sequence.max(p.max_sequence))
+        };
+        let result = client
+            .refresh(device_id.as_str(), Some(&nonce), Some(held))
+            .await;
         let outcome = match result {
             Ok(response) => {
                 let verified = match self.verify(&response.license, DeviceIdentity::Same) {
@@ -239,6 +249,10 @@ impl Agent {
             .cameras()
             .map_err(|e| SyncError::Failed(e.to_string()))?;
         let plan = self.plan(None, None);
+        let license_sequence = lock(&self.inner.persisted)
+            .license
+            .as_ref()
+            .map(|l| l.payload().sequence);
         let response = client
             .heartbeat(
                 device_id.as_str(),
@@ -247,6 +261,7 @@ impl Agent {
                     metrics: Some(serde_json::json!({ "cameras": cameras.len() })),
                     active_cameras: cameras.into_iter().map(|c| c.camera_id).collect(),
                     running_modules: plan.enabled.iter().map(|m| m.id.to_string()).collect(),
+                    license_sequence,
                 },
             )
             .await

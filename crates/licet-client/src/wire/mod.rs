@@ -218,6 +218,11 @@ pub struct RefreshRequest {
     /// A fresh random string; a signed verdict echoes it, so it cannot be replayed.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The highest sequence of any license or verdict the device holds. The answer's
+    /// sequence is above it, so the device accepts it. Without it the server reserves
+    /// a number above everything it ever issued (a committed write per refresh).
+    #[serde(default)]
+    pub sequence: Option<u64>,
 }
 
 /// `POST /v1/devices/{device_id}/refresh` response.
@@ -245,6 +250,9 @@ pub struct HeartbeatRequest {
     /// Modules running now.
     #[serde(default)]
     pub running_modules: Vec<String>,
+    /// The sequence of the license the device holds, for operators to see.
+    #[serde(default)]
+    pub license_sequence: Option<u64>,
 }
 
 /// `POST /v1/devices/{device_id}/heartbeat` response.
@@ -284,7 +292,8 @@ pub struct DeviceView {
     pub name: String,
     /// `active` or `deactivated`.
     pub status: String,
-    /// Last license sequence issued.
+    /// The sequence of the license the device last reported holding (0 before its
+    /// first heartbeat).
     pub license_sequence: u64,
     /// Last heartbeat.
     pub last_heartbeat_at: Option<String>,

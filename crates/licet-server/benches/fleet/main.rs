@@ -91,6 +91,9 @@ pub(crate) struct Device {
     pub(crate) id: String,
     pub(crate) token: String,
     pub(crate) next_sequence: AtomicU64,
+    /// The highest license sequence the device was given (sent with each refresh, as
+    /// the agent does).
+    pub(crate) held: AtomicU64,
 }
 
 /// What one step measured.
@@ -185,7 +188,7 @@ async fn request(
                 .collect();
             serde_json::json!({ "events": events })
         }
-        Route::Refresh => serde_json::json!({}),
+        Route::Refresh => serde_json::json!({ "sequence": device.held.load(Ordering::Relaxed) }),
     };
     let response = http
         .post(format!("{base}/v1/devices/{}/{path}", device.id))
@@ -201,7 +204,12 @@ async fn request(
         }
         return Ok(true);
     }
-    response.bytes().await.map_err(|_| ())?;
+    let body = response.bytes().await.map_err(|_| ())?;
+    if route == Route::Refresh && status == 200 {
+        let refreshed: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
+        let sequence = refreshed["sequence"].as_u64().ok_or(())?;
+        device.held.fetch_max(sequence, Ordering::Relaxed);
+    }
     if (200..300).contains(&status) {
         Ok(false)
     } else {

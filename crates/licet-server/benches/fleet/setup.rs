@@ -55,6 +55,7 @@ pub(crate) async fn devices(
                 id: id.clone(),
                 token,
                 next_sequence: AtomicU64::new(1),
+                held: AtomicU64::new(0),
             }));
             ids.push(id);
         }

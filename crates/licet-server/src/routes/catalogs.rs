@@ -58,7 +58,6 @@ pub async fn put_catalog(
             },
             other => other.into(),
         })?;
-    state.catalog_changed(&ProductId::new(&product_id));
     Ok(Json(CatalogUploaded {
         product_id,
         version: record.version,

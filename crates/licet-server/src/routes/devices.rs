@@ -4,9 +4,10 @@
 use super::{Body, Id, bounded, time_text};
 use crate::auth::{Caller, ClientAddress, mint};
 use crate::error::ApiError;
-use crate::issuance::{bought, inactive, license_for, refusal, signed_refusal};
+use crate::issuance::{Refusal, bought, inactive, license_for, refusal, signed_refusal};
 use crate::limits::Class;
 use crate::metrics::bump;
+use crate::sequences::Floor;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -206,8 +207,11 @@ pub(crate) async fn activate_with(
             max_devices,
         )
         .await?;
-    let device = match outcome {
-        Activation::Created(device) | Activation::Reactivated(device) => device,
+    // A new device holds nothing yet; a re-activated one may hold licenses from any
+    // replica, and does not say which.
+    let (device, floor) = match outcome {
+        Activation::Created(device) => (device, Floor::Held(0)),
+        Activation::Reactivated(device) => (device, Floor::Unknown),
         Activation::KeyMismatch => {
             bump(&state.metrics.activations_refused);
             return Err(ApiError::Conflict {
@@ -237,7 +241,7 @@ pub(crate) async fn activate_with(
         }
     };
     bump(&state.metrics.activations);
-    let (license, _) = license_for(state, &subscription, &device).await?;
+    let (license, _) = license_for(state, &subscription, &device, floor).await?;
     Ok(Activated {
         device,
         subscription,
@@ -281,7 +285,8 @@ async fn load(
     Ok(device)
 }
 
-/// A new license for the device (`sequence` + 1), or a signed verdict when the server
+/// A new license for the device (its sequence above the `sequence` the device says it
+/// holds), or a signed verdict when the server
 /// definitively refuses: subscription suspended or cancelled, device revoked.
 #[utoipa::path(post, path = "/v1/devices/{device_id}/refresh", tag = "devices", params(("device_id" = String, Path)),
     request_body = RefreshRequest,
@@ -310,21 +315,20 @@ pub async fn refresh(
             "invalid, expired or revoked token".into(),
         ));
     }
+    let floor = body.sequence.map_or(Floor::Unknown, Floor::Held);
     if device.status == DeviceStatus::Deactivated {
-        return Err(signed_refusal(
-            &state,
-            &device,
-            Verdict::Revoked,
-            "license_revoked",
-            "this device was deactivated; activate it again with a license key",
-            body.nonce,
-        )?);
+        let revoked = Refusal {
+            verdict: Verdict::Revoked,
+            code: "license_revoked",
+            message: "this device was deactivated; activate it again with a license key",
+        };
+        return Err(signed_refusal(&state, &device, revoked, body.nonce, floor).await?);
     }
     let subscription = caller.subscription_of(&state, &device).await?;
     if subscription.status != SubscriptionStatus::Active {
-        return Err(refusal(&state, &device, subscription.status, body.nonce)?);
+        return Err(refusal(&state, &device, subscription.status, body.nonce, floor).await?);
     }
-    let (license, sequence) = license_for(&state, &subscription, &device).await?;
+    let (license, sequence) = license_for(&state, &subscription, &device, floor).await?;
     Ok(Json(RefreshResponse { license, sequence }))
 }
 
@@ -365,6 +369,7 @@ pub async fn heartbeat(
                 metrics: body.metrics.unwrap_or_else(|| serde_json::json!({})),
                 running_modules: body.running_modules,
                 active_cameras: body.active_cameras,
+                license_sequence: body.license_sequence,
                 now: Some(state.clock.now()),
             },
         )

@@ -42,7 +42,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
         .unwrap();
     let (code, verdict) = verdict_of(
         device
-            .refresh(&activated.device_id, Some("nonce-1"))
+            .refresh(&activated.device_id, Some("nonce-1"), None)
             .await
             .unwrap_err(),
     );
@@ -82,7 +82,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
         .unwrap();
     assert!(
         device
-            .refresh(&activated.device_id, Some("nonce-3"))
+            .refresh(&activated.device_id, Some("nonce-3"), None)
             .await
             .is_ok()
     );
@@ -91,7 +91,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
     server.admin.deactivate(&activated.device_id).await.unwrap();
     let (code, verdict) = verdict_of(
         device
-            .refresh(&activated.device_id, Some("nonce-4"))
+            .refresh(&activated.device_id, Some("nonce-4"), None)
             .await
             .unwrap_err(),
     );
@@ -127,7 +127,7 @@ async fn suspension_revocation_and_cancellation(server: &TestServer) {
         server
             .anon
             .with_token(&again.device_token)
-            .refresh(&again.device_id, None)
+            .refresh(&again.device_id, None, None)
             .await
             .unwrap_err(),
     );

@@ -69,7 +69,8 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     assert_eq!(payload.device.id.as_str(), activated.device_id);
     assert_eq!(payload.tenant.as_str(), tenant.id);
     assert_eq!(payload.catalog_version, "2026.11.1");
-    assert_eq!(payload.sequence, 1);
+    assert!(payload.sequence >= 1);
+    let activated_sequence = payload.sequence;
     assert!(
         payload
             .entitlements
@@ -86,20 +87,41 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     assert_eq!(report.state, LicenseState::Active);
 
     let device = server.anon.with_token(&activated.device_token);
-    let first = device.refresh(&activated.device_id, None).await.unwrap();
-    let second = device.refresh(&activated.device_id, None).await.unwrap();
-    assert_eq!((first.sequence, second.sequence), (2, 3));
+    // Saying what it holds, the device gets a number from the server's block; not
+    // saying, a number above everything issued. Either way above what it holds.
+    let first = device
+        .refresh(&activated.device_id, None, Some(activated_sequence))
+        .await
+        .unwrap();
+    let second = device
+        .refresh(&activated.device_id, None, None)
+        .await
+        .unwrap();
+    assert!(first.sequence > activated_sequence && second.sequence > first.sequence);
     let refreshed = license::verify(
         &keyring,
         &second.license,
         &Expectations {
             fingerprint: Some("fp-gate-1"),
             now: None,
-            min_sequence: Some(3),
+            min_sequence: Some(second.sequence),
         },
     )
     .unwrap();
-    assert_eq!(refreshed.payload().sequence, 3);
+    assert_eq!(refreshed.payload().sequence, second.sequence);
+    // A claim above every number the server issued is not something it issued; it is
+    // refused rather than dragging the counter for every device.
+    let inflated = device
+        .refresh(&activated.device_id, None, Some(u64::MAX / 2))
+        .await
+        .unwrap_err();
+    assert_eq!(inflated.code(), Some("invalid_request"), "{inflated}");
+    assert!(inflated.to_string().contains("`sequence`"), "{inflated}");
+    let after = device
+        .refresh(&activated.device_id, None, Some(second.sequence))
+        .await
+        .unwrap();
+    assert!(after.sequence > second.sequence);
 
     // A device is its key. Someone who knows the license key, the fingerprint and a
     // different key cannot take the device over; the same (public, not secret) key
@@ -130,7 +152,10 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     let refused = server.anon.activate(&forged).await.unwrap_err();
     assert_eq!(refused.code(), Some("device_proof_invalid"), "{refused}");
     // The genuine device still refreshes after all that.
-    device.refresh(&activated.device_id, None).await.unwrap();
+    device
+        .refresh(&activated.device_id, None, None)
+        .await
+        .unwrap();
 
     // Re-activating with proof of the device key: same device, new token.
     let mut proven = activation(&key, "fp-gate-1");
@@ -146,7 +171,7 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     assert_eq!(again.device_id, activated.device_id);
     assert_ne!(again.device_token, activated.device_token);
     let old = device
-        .refresh(&activated.device_id, None)
+        .refresh(&activated.device_id, None, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -164,6 +189,7 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
                 metrics: Some(serde_json::json!({"cpu": 0.4})),
                 active_cameras: vec!["entry".into(), "exit".into()],
                 running_modules: vec!["detection.vehicle".into()],
+                license_sequence: Some(3),
             },
         )
         .await
@@ -364,7 +390,7 @@ async fn a_plan_change_reaches_the_device_at_its_next_refresh(server: &TestServe
     let refreshed = server
         .anon
         .with_token(&activated.device_token)
-        .refresh(&activated.device_id, None)
+        .refresh(&activated.device_id, None, None)
         .await
         .unwrap();
     let (_, after) = license::inspect(&refreshed.license).unwrap();

@@ -5,6 +5,7 @@
 // Helpers shared by tests may panic: a panic here is a test failure, which is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod changes;
 mod counters;
 mod replay;
 mod suite;
@@ -86,7 +87,7 @@ conformance!(
     activation_enforces_the_device_limit,
     concurrent_activations_never_exceed_the_limit,
     concurrent_activations_of_one_fingerprint_make_one_device,
-    license_sequences_strictly_increase_under_concurrency,
+    license_sequence_blocks_are_disjoint_and_increase_under_concurrency,
     heartbeats_record_cameras_per_tenant,
     credentials_and_the_bootstrap_admin,
     signing_keys_register_once,
@@ -122,5 +123,5 @@ async fn sqlite_sequences_are_committed_before_they_are_handed_out() {
             .await
             .unwrap(),
     );
-    suite::an_issued_license_sequence_is_visible_to_another_connection_at_once(store, other).await;
+    suite::a_reserved_license_block_is_visible_to_another_connection_at_once(store, other).await;
 }

@@ -284,14 +284,18 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
             )),
             min_sequence: None,
         };
-        licet_core::license::verify(&pinned, &activated.license, &expect)
-            .expect("a device pinned to the root accepts B's license");
-        let mut last = 1;
-        for round in 0..6 {
+        let mut last = licet_core::license::verify(&pinned, &activated.license, &expect)
+            .expect("a device pinned to the root accepts B's license")
+            .payload()
+            .sequence;
+        // Alternating replicas, each answering from its own block: the device says
+        // what it holds (as the agent does), or does not (older clients).
+        for round in 0..8 {
             let base = if round % 2 == 0 { &a.base } else { &b.base };
+            let held = (round % 4 != 3).then_some(last);
             let refreshed = Client::new(base)
                 .with_token(&activated.device_token)
-                .refresh(&activated.device_id, None)
+                .refresh(&activated.device_id, None, held)
                 .await
                 .unwrap();
             assert!(
@@ -303,7 +307,6 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
                 .expect("a device pinned to the root accepts both replicas' licenses");
             last = refreshed.sequence;
         }
-        assert_eq!(last, 7);
         // Both processes sign with the same key and list it once.
         let keys_a = Client::new(&a.base).signing_keys().await.unwrap();
         assert_eq!(keys_a, Client::new(&b.base).signing_keys().await.unwrap());
@@ -311,6 +314,17 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         if redis.is_some() {
             guesses_are_limited_across(&a.base, &b.base).await;
         }
+        let device_b = Client::new(&b.base).with_token(&activated.device_token);
+        last = a_no_through_one_replica_is_heard_by_the_other(
+            &pinned,
+            &admin_a,
+            &device_b,
+            &subscription.id,
+            &activated.device_id,
+            last,
+        )
+        .await;
+        assert!(last > 0);
         activated
     });
     // Anti-rollback across replicas and a crash: the device refreshes through both at
@@ -323,9 +337,9 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         let stop = stop.clone();
         async move {
             let client = Client::new(&base).with_token(&token);
-            let mut sequences = Vec::new();
+            let mut sequences: Vec<u64> = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                match client.refresh(&id, None).await {
+                match client.refresh(&id, None, sequences.last().copied()).await {
                     Ok(refreshed) => sequences.push(refreshed.sequence),
                     Err(_) => return (sequences, true),
                 }
@@ -364,7 +378,7 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
             let base = if round % 2 == 0 { &a.base } else { &b.base };
             let refreshed = Client::new(base)
                 .with_token(&activated.device_token)
-                .refresh(&activated.device_id, None)
+                .refresh(&activated.device_id, None, Some(last))
                 .await
                 .unwrap();
             assert!(
@@ -378,6 +392,83 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
     assert_eq!(terminate(a), 0);
     assert_eq!(terminate(b), 0);
     drop_schema(&url);
+}
+
+/// B has the device's session cached (it just refreshed there); a suspension through A
+/// is heard by B within the time a notification takes, and B's verdict is above what
+/// the device holds; the resumption through A lifts it at B with a license above the
+/// verdict. Returns the highest sequence the device holds at the end.
+async fn a_no_through_one_replica_is_heard_by_the_other(
+    pinned: &licet_core::signing::Keyring,
+    admin_a: &Client,
+    device_b: &Client,
+    subscription: &str,
+    device: &str,
+    held: u64,
+) -> u64 {
+    let held = device_b
+        .refresh(device, None, Some(held))
+        .await
+        .unwrap()
+        .sequence;
+    admin_a
+        .subscription_action(subscription, "suspend")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let refusal = loop {
+        match device_b.refresh(device, Some("n-1"), Some(held)).await {
+            Err(error) => break error,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Ok(_) => panic!("B still issues licenses 2 s after the suspension through A"),
+        }
+    };
+    let licet_client::ClientError::Api { status, body } = refusal else {
+        panic!("not a refusal: {refusal}");
+    };
+    assert_eq!(
+        (status, body.error.code.as_str()),
+        (403, "subscription_suspended")
+    );
+    let verdict = body.verdict.expect("a signed verdict");
+    let (_, verdict) = licet_core::verdict::open_verdict(
+        pinned,
+        &verdict,
+        &licet_core::ids::DeviceId::new(device),
+        Some("n-1"),
+        licet_host::clock::Clock::now(&licet_host::clock::SystemClock),
+    )
+    .expect("B's verdict opens under the root");
+    let verdict_sequence = verdict.sequence;
+    assert!(
+        verdict_sequence > held,
+        "the verdict ({verdict_sequence}) is above the license held ({held})"
+    );
+    admin_a
+        .subscription_action(subscription, "resume")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match device_b
+            .refresh(device, None, Some(held.max(verdict_sequence)))
+            .await
+        {
+            Ok(lifted) => {
+                assert!(
+                    lifted.sequence > verdict_sequence,
+                    "a license above the verdict lifts it"
+                );
+                return lifted.sequence;
+            }
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(error) => panic!("B still refuses 2 s after the resumption through A: {error}"),
+        }
+    }
 }
 
 /// The Redis URL the tests share, or `None` outside CI when unset.

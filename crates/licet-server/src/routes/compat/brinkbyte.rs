@@ -142,6 +142,7 @@ pub async fn brinkbyte_heartbeat(
                 metrics: serde_json::json!({"management_tier": body.management_tier}),
                 running_modules: device.running_modules.clone(),
                 active_cameras: body.active_camera_ids,
+                license_sequence: None,
                 now: Some(state.clock.now()),
             },
         )

@@ -125,7 +125,8 @@ pub async fn foxsight_validate(
         foxsight_device(&state, &body.license_key, &body.hardware_id).await?;
     let validation = match device {
         Some(device) if subscription.status == SubscriptionStatus::Active => {
-            let (armored, _) = license_for(&state, &subscription, &device).await?;
+            // Foxsight's client does not say what it holds.
+            let (armored, _) = license_for(&state, &subscription, &device, Floor::Unknown).await?;
             let license = foxsight_license(&state, &subscription, key.as_str(), armored).await?;
             FoxsightValidation {
                 is_valid: true,
@@ -170,6 +171,7 @@ pub async fn foxsight_heartbeat(
                 }),
                 running_modules: vec![],
                 active_cameras: vec![],
+                license_sequence: None,
                 now: Some(state.clock.now()),
             },
         )

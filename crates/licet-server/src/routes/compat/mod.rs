@@ -13,6 +13,7 @@ use crate::error::{ApiError, ErrorPair};
 use crate::issuance::{bought, license_for};
 use crate::metering::{Billing, Incoming, check};
 use crate::metrics::bump;
+use crate::sequences::Floor;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequest, State};

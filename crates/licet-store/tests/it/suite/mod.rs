@@ -377,46 +377,39 @@ pub async fn concurrent_activations_never_exceed_the_limit(store: Arc<dyn Store>
     assert_eq!(store.list_devices(&t).await.unwrap().len(), 5);
 }
 
-pub async fn license_sequences_strictly_increase_under_concurrency(store: Arc<dyn Store>) {
-    let t = tenant(&*store, "t").await;
-    store
-        .create_subscription(&subscription(&t, "s"), "k")
-        .await
-        .unwrap();
-    store
-        .activate_device(&new_device(&t, "s", "d", "fp"), 1)
-        .await
-        .unwrap();
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
+pub async fn license_sequence_blocks_are_disjoint_and_increase_under_concurrency(
+    store: Arc<dyn Store>,
+) {
+    let tasks: Vec<_> = (0..20u64)
+        .map(|i| {
             let store = store.clone();
+            let count = 1 + i % 3 * 500;
             tokio::spawn(async move {
-                store
-                    .next_license_sequence(&DeviceId::new("d"))
-                    .await
-                    .unwrap()
+                let high = store.reserve_license_sequences(count).await.unwrap();
+                (high + 1 - count)..=high
             })
         })
         .collect();
     let mut seen = BTreeSet::new();
     for task in tasks {
-        assert!(
-            seen.insert(task.await.unwrap()),
-            "a sequence was handed out twice"
-        );
+        for number in task.await.unwrap() {
+            assert!(seen.insert(number), "{number} was reserved twice");
+        }
     }
-    assert_eq!(seen, (1..=20).collect());
+    let highest = *seen.last().unwrap();
     assert_eq!(
-        store
-            .get_device(None, &DeviceId::new("d"))
-            .await
-            .unwrap()
-            .license_sequence,
-        20
+        seen.len() as u64,
+        highest,
+        "no gap between blocks: {highest}"
+    );
+    assert_eq!(
+        store.reserve_license_sequences(1).await.unwrap(),
+        highest + 1,
+        "a later block starts above every earlier one"
     );
     assert!(matches!(
-        store.next_license_sequence(&DeviceId::new("ghost")).await,
-        Err(StoreError::NotFound)
+        store.reserve_license_sequences(0).await,
+        Err(StoreError::Config(_))
     ));
 }
 
@@ -435,6 +428,7 @@ pub async fn heartbeats_record_cameras_per_tenant(store: Arc<dyn Store>) {
         metrics: serde_json::json!({"cpu": 0.5}),
         running_modules: vec!["detection.vehicle".into()],
         active_cameras: cameras.iter().map(|c| c.to_string()).collect(),
+        license_sequence: Some(7),
         now: Some(at),
     };
     let device = DeviceId::new("d");
@@ -454,6 +448,7 @@ pub async fn heartbeats_record_cameras_per_tenant(store: Arc<dyn Store>) {
     let stored = store.get_device(Some(&t), &device).await.unwrap();
     assert_eq!(stored.last_heartbeat_at, Some(NOW + Duration::hours(1)));
     assert_eq!(stored.running_modules, ["detection.vehicle"]);
+    assert_eq!(stored.license_sequence, 7, "as the device reported it");
     let other = tenant(&*store, "other").await;
     assert!(
         store
