@@ -7,6 +7,7 @@ mod agent;
 mod catalog;
 mod license;
 mod plan;
+mod replicas;
 mod server;
 mod usage;
 
