@@ -482,6 +482,7 @@ async fn settle(database_url: Option<&str>) {
     for statement in [
         "VACUUM ANALYZE usage_records",
         "VACUUM ANALYZE usage_counters",
+        "VACUUM ANALYZE usage_rollups",
         "VACUUM ANALYZE devices",
         "CHECKPOINT",
     ] {

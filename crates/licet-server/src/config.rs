@@ -50,6 +50,12 @@ pub struct ServerConfig {
     /// bound. `/healthz`, `/readyz` and `/metrics` are always answered.
     #[serde(default = "ServerConfig::default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Months of usage detail (every stored event) kept, counting the current one;
+    /// older months are dropped (a partition on PostgreSQL). Invoices, late usage,
+    /// charts, totals and quotas read rollups and counters, which are kept. 0 keeps
+    /// the detail forever.
+    #[serde(default = "ServerConfig::default_usage_detail_months")]
+    pub usage_detail_months: u32,
 }
 
 /// Serialises a secret as `[redacted]`, never its value: the one `Serialize` of the
@@ -77,6 +83,9 @@ impl ServerConfig {
     fn default_max_in_flight() -> usize {
         512
     }
+    fn default_usage_detail_months() -> u32 {
+        13
+    }
 }
 
 impl Default for ServerConfig {
@@ -93,6 +102,7 @@ impl Default for ServerConfig {
             redis_url: None,
             rate_limits: crate::limits::RateLimits::default(),
             max_in_flight: Self::default_max_in_flight(),
+            usage_detail_months: Self::default_usage_detail_months(),
         }
     }
 }

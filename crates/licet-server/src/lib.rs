@@ -17,6 +17,7 @@ pub mod metering;
 pub mod metrics;
 mod observed;
 mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod sequences;
 pub mod sessions;

@@ -66,6 +66,8 @@ observed! {
     fn get_device(&self, tenant: Option<&TenantId>, id: &DeviceId) -> Result<Device, StoreError>;
     fn list_devices(&self, tenant: &TenantId) -> Result<Vec<Device>, StoreError>;
     fn reserve_license_sequences(&self, count: u64) -> Result<u64, StoreError>;
+    fn recount_usage(&self, subscription: &SubscriptionId, from: OffsetDateTime, to: OffsetDateTime) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
+    fn drop_usage_detail(&self, before: OffsetDateTime) -> Result<Vec<String>, StoreError>;
     fn ingest_device_usage(&self, device: &DeviceId, events: &[DeviceUsageEvent], now: OffsetDateTime) -> Result<UsageIngested, StoreError>;
     fn ingest_external_usage(&self, tenant: &TenantId, events: &[ExternalUsageEvent], now: OffsetDateTime) -> Result<Vec<bool>, StoreError>;
     fn counted_usage(&self, tenant: &TenantId, subscription: &SubscriptionId, from: OffsetDateTime, to: OffsetDateTime) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;

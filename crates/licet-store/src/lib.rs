@@ -131,6 +131,24 @@ pub trait Store: Send + Sync + 'static {
     /// before it is returned: a crash loses numbers, never hands one out twice.
     async fn reserve_license_sequences(&self, count: u64) -> Result<u64, StoreError>;
 
+    /// Accepted usage per meter summed from the detail itself, over `[from, to)`: an
+    /// audit of the counters and rollups (it reads every event of the range, so it is
+    /// for tests and operators, never for a request path). `camera_day` is left out,
+    /// as the counters leave it out.
+    async fn recount_usage(
+        &self,
+        subscription: &SubscriptionId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
+
+    /// Drops the usage detail of every month before `before`'s month (on PostgreSQL,
+    /// the month's partition; on SQLite, its rows) and returns those months
+    /// (`YYYY-MM`). Invoices, charts, totals and quotas read the rollups and counters,
+    /// so none of them changes; a device event of a dropped month at or below the
+    /// device's acknowledged sequence is still recognised as a replay.
+    async fn drop_usage_detail(&self, before: OffsetDateTime) -> Result<Vec<String>, StoreError>;
+
     /// The generation caches in front of this store tag what they read with.
     fn changes(&self) -> std::sync::Arc<Changes>;
 

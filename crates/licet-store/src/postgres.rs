@@ -21,15 +21,20 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// The channel writes that make caches stale notify on.
+/// The channel writes that make caches stale notify on, followed by the schema: two
+/// deployments in one database (or two test schemas) do not hear each other.
 const CHANNEL: &str = "licet_changes";
 
 /// The PostgreSQL implementation of [`Store`](crate::Store).
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// `licet_changes.<schema>`.
+    channel: Arc<str>,
     changes: Arc<Changes>,
     _listener: Arc<Listener>,
+    /// Months whose detail table is known to exist, and since when.
+    partitions: Arc<std::sync::Mutex<std::collections::HashMap<(i32, u8), tokio::time::Instant>>>,
 }
 
 /// The task that hears other replicas' changes; it ends with the store.
@@ -45,10 +50,10 @@ impl Drop for Listener {
 /// Hears `licet_changes` on a connection of its own and moves the generation for each
 /// notification. When the connection is lost, notifications sent meanwhile are lost
 /// with it: the store is deaf (caches read through) until a new connection listens.
-async fn listen(pool: PgPool, changes: Weak<Changes>) {
+async fn listen(pool: PgPool, channel: Arc<str>, changes: Weak<Changes>) {
     loop {
         if let Ok(mut listener) = PgListener::connect_with(&pool).await {
-            if listener.listen(CHANNEL).await.is_ok() {
+            if listener.listen(&channel).await.is_ok() {
                 match changes.upgrade() {
                     Some(changes) => changes.hear(true),
                     None => return,
@@ -108,12 +113,22 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        let channel: Arc<str> = format!("{CHANNEL}.{schema}").into();
         let changes = Arc::new(Changes::deaf());
-        let listener = tokio::spawn(listen(pool.clone(), Arc::downgrade(&changes)));
+        let listener = tokio::spawn(listen(
+            pool.clone(),
+            channel.clone(),
+            Arc::downgrade(&changes),
+        ));
         Ok(PgStore {
             pool,
+            channel,
             changes,
             _listener: Arc::new(Listener(listener)),
+            partitions: Arc::default(),
         })
     }
 
@@ -134,17 +149,12 @@ fn stamp(at: OffsetDateTime) -> Stamp {
     at
 }
 
-#[allow(clippy::unnecessary_wraps)] // the SQLite twin parses text and can fail
-fn unstamp(at: Stamp) -> Result<OffsetDateTime, StoreError> {
-    Ok(at)
-}
-
 const FOR_UPDATE: &str = " FOR UPDATE";
 
 /// Tells every replica, at this transaction's commit, that caches are stale.
-async fn announce(tx: &mut Connection) -> Result<(), StoreError> {
+async fn announce(store: &PgStore, tx: &mut Connection) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, '')")
-        .bind(CHANNEL)
+        .bind(&*store.channel)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -171,15 +181,6 @@ fn clamped_signed_sum(column: &str) -> String {
     )
 }
 
-/// The first `length` characters of a time's UTC `YYYY-MM-DDTHH` text.
-fn utc_prefix(column: &str, length: &str) -> String {
-    format!("left(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), {length})")
-}
-
-fn utc_day(column: &str) -> String {
-    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
-}
-
 /// A JSON array of strings as rows of one column, `value`.
 fn json_text_rows(parameter: &str) -> String {
     format!("json_array_elements_text(CAST({parameter} AS JSON)) AS j (value)")
@@ -195,11 +196,11 @@ fn compare_times(left: &str, operator: &str, right: &str) -> String {
 async fn insert_device_usage(
     tx: &mut Connection,
     owner: &UsageOwner<'_>,
-    events: &[DeviceUsageEvent],
+    events: &[&DeviceUsageEvent],
     now: OffsetDateTime,
 ) -> Result<HashSet<i64>, StoreError> {
     let column = |f: &dyn Fn(&DeviceUsageEvent) -> Option<String>| -> Vec<Option<String>> {
-        events.iter().map(f).collect()
+        events.iter().map(|e| f(e)).collect()
     };
     let stored: Vec<i64> = sqlx::query_scalar(
             "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, camera_id, \
@@ -209,7 +210,7 @@ async fn insert_device_usage(
              FROM UNNEST($5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], \
              $11::TIMESTAMPTZ[], $12::TEXT[], $13::TEXT[]) \
              AS e (seq, meter, quantity, unit, camera_id, cost_minor, occurred_at, attributes, rejection) \
-             ON CONFLICT (device_id, seq) WHERE device_id IS NOT NULL DO NOTHING RETURNING seq",
+             ON CONFLICT (device_id, seq, occurred_at) WHERE device_id IS NOT NULL DO NOTHING RETURNING seq",
         )
         .bind(owner.tenant)
         .bind(owner.subscription)
@@ -242,6 +243,100 @@ async fn insert_device_usage(
         .fetch_all(&mut *tx)
         .await?;
     Ok(stored.into_iter().collect())
+}
+
+/// How long a replica trusts that a month's detail table exists without creating it
+/// again: retention on another replica may drop an old month, and a late event for it
+/// then recreates it (and fails meanwhile; the device retries).
+const PARTITION_TRUSTED_FOR: Duration = Duration::from_secs(600);
+
+/// The detail table's name for a month.
+fn partition_name(year: i32, month: u8) -> String {
+    format!("usage_records_{year:04}_{month:02}")
+}
+
+/// Makes sure the detail has a table for each month of `times` (one transaction,
+/// serialised on an advisory lock, only for months not known to exist).
+async fn detail_months(
+    store: &PgStore,
+    times: impl Iterator<Item = OffsetDateTime>,
+) -> Result<(), StoreError> {
+    let months: std::collections::BTreeSet<(i32, u8)> = times.map(crate::usage::month_of).collect();
+    let missing: Vec<(i32, u8)> = {
+        let known = store
+            .partitions
+            .lock()
+            .map_err(|_| StoreError::Corrupt("partition cache poisoned".into()))?;
+        months
+            .into_iter()
+            .filter(|m| {
+                known
+                    .get(m)
+                    .is_none_or(|at| at.elapsed() >= PARTITION_TRUSTED_FOR)
+            })
+            .collect()
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.pool.begin().await?;
+    serialise(&mut tx, "licet.usage_partitions").await?;
+    for (year, month) in &missing {
+        let (next_year, next_month) = if *month == 12 {
+            (year + 1, 1)
+        } else {
+            (*year, month + 1)
+        };
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {} PARTITION OF usage_records              FOR VALUES FROM ('{year:04}-{month:02}-01 00:00:00+00')              TO ('{next_year:04}-{next_month:02}-01 00:00:00+00')",
+            partition_name(*year, *month)
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let now = tokio::time::Instant::now();
+    if let Ok(mut known) = store.partitions.lock() {
+        known.extend(missing.into_iter().map(|m| (m, now)));
+    }
+    Ok(())
+}
+
+/// Drops the detail table of every month before `before`'s month; returns those
+/// months (`YYYY-MM`).
+async fn drop_detail(store: &PgStore, before: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+    let limit = crate::usage::month_of(before);
+    let mut tx = store.pool.begin().await?;
+    serialise(&mut tx, "licet.usage_partitions").await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(c.relname AS TEXT) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid          WHERE i.inhparent = CAST('usage_records' AS regclass) ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut dropped = Vec::new();
+    for name in names {
+        let month = name
+            .strip_prefix("usage_records_")
+            .and_then(|ym| ym.split_once('_'))
+            .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u8>().ok()?)));
+        let Some(month) = month.filter(|m| *m < limit) else {
+            continue;
+        };
+        sqlx::query(&format!("DROP TABLE {}", partition_name(month.0, month.1)))
+            .execute(&mut *tx)
+            .await?;
+        dropped.push(month);
+    }
+    tx.commit().await?;
+    if let Ok(mut known) = store.partitions.lock() {
+        for month in &dropped {
+            known.remove(month);
+        }
+    }
+    Ok(dropped
+        .into_iter()
+        .map(|(y, m)| format!("{y:04}-{m:02}"))
+        .collect())
 }
 
 crate::sql::written_once!(PgStore);

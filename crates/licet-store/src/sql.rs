@@ -8,17 +8,22 @@
 //! expansion calls a name the backend module defines, and the backend says why:
 //!
 //! - `Connection`, `Row`: the driver's connection and row types;
-//! - `Stamp`, `stamp`, `unstamp`: how a usage time is bound and read back (SQLite keeps
-//!   fixed-width UTC text, so text order is time order);
+//! - `stamp`: how a usage time is bound (SQLite keeps fixed-width UTC text, so text
+//!   order is time order);
 //! - `FOR_UPDATE`: the row lock a read-then-write transaction takes (PostgreSQL locks
 //!   the row; SQLite already holds the database's write lock);
 //! - `serialise`: what orders two transactions that have no row to lock (a PostgreSQL
 //!   advisory lock; nothing on SQLite, for the same reason);
-//! - `clamped_sum`, `clamped_signed_sum`, `utc_prefix`, `utc_day`, `compare_times`,
-//!   `json_text_rows`: SQL fragments for sums that must not overflow, bucket keys, time
-//!   comparison and a JSON array of strings read as rows (one statement for a list);
+//! - `clamped_sum`, `clamped_signed_sum`, `compare_times`, `json_text_rows`: SQL
+//!   fragments for sums that must not overflow, time comparison and a JSON array of
+//!   strings read as rows (one statement for a list);
 //! - `insert_device_usage`: the batch insert (one `UNNEST` statement on PostgreSQL, a
 //!   prepared statement per row inside one SQLite transaction);
+//! - `announce`: telling other replicas that caches are stale (`NOTIFY`; nothing on
+//!   SQLite, which one process serves);
+//! - `detail_months`, `drop_detail`: the usage detail's monthly partitions (created
+//!   when a month's first event arrives, dropped for retention) on PostgreSQL, one
+//!   table whose rows are deleted on SQLite;
 //! - `self.write()`: how a writing transaction begins.
 //!
 //! One macro rather than generic functions over `sqlx::Database`: the generic form
@@ -154,7 +159,7 @@ macro_rules! written_once {
                 acked: i64,
             ) -> Result<i64, StoreError> {
                 let following: Vec<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM usage_records WHERE device_id = $1 AND seq > $2 ORDER BY seq",
+                    "SELECT DISTINCT seq FROM usage_records WHERE device_id = $1 AND seq > $2 ORDER BY seq",
                 )
                 .bind(device.as_str())
                 .bind(acked)
@@ -211,6 +216,59 @@ macro_rules! written_once {
                 Ok(())
             }
 
+            /// Adds stored usage to the hourly rollups: one multi-row upsert per 100
+            /// rows (a device's batch is mostly one hour and a few cameras).
+            async fn move_rollups(
+                tx: &mut Connection,
+                tenant: &str,
+                moves: usage::RollupMoves,
+            ) -> Result<(), StoreError> {
+                let moves: Vec<_> = moves.into_moves().collect();
+                for chunk in moves.chunks(100) {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let p = |k: usize| format!("${}", 2 + i * 8 + k);
+                            format!(
+                                "($1, {}, {}, {}, {}, {}, '', {}, {}, {})",
+                                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7)
+                            )
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO usage_rollups (tenant_id, subscription_id, meter, hour, device_id, \
+                         camera_id, invoiced_in, quantity, cost_minor, events) VALUES {} \
+                         ON CONFLICT (tenant_id, subscription_id, meter, hour, device_id, camera_id, invoiced_in) \
+                         DO UPDATE SET quantity = CASE WHEN usage_rollups.quantity > \
+                         9223372036854775807 - excluded.quantity THEN 9223372036854775807 \
+                         ELSE usage_rollups.quantity + excluded.quantity END, \
+                         cost_minor = CASE \
+                         WHEN excluded.cost_minor > 0 AND usage_rollups.cost_minor > \
+                         9223372036854775807 - excluded.cost_minor THEN 9223372036854775807 \
+                         WHEN excluded.cost_minor < 0 AND usage_rollups.cost_minor < \
+                         -9223372036854775807 - excluded.cost_minor THEN -9223372036854775807 \
+                         ELSE usage_rollups.cost_minor + excluded.cost_minor END, \
+                         events = usage_rollups.events + excluded.events",
+                        rows.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(tenant);
+                    for ((subscription, meter, hour, device, camera), (quantity, cost, events)) in
+                        chunk
+                    {
+                        query = query
+                            .bind(subscription)
+                            .bind(meter)
+                            .bind(hour)
+                            .bind(device)
+                            .bind(camera)
+                            .bind(*quantity)
+                            .bind(*cost)
+                            .bind(*events);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                Ok(())
+            }
+
             /// One attempt at [`Store::activate_device`].
             async fn activate_once(
                 store: &super::$store,
@@ -254,7 +312,7 @@ macro_rules! written_once {
                     .await?;
                     insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
                     // The old token's session is stale.
-                    announce(&mut tx).await?;
+                    announce(store, &mut tx).await?;
                     tx.commit().await?;
                     store.changes.moved();
                     return Ok(Activation::Reactivated(row.try_into()?));
@@ -367,7 +425,7 @@ macro_rules! written_once {
                     .execute(&mut *tx)
                     .await?;
                     // Every replica's newest revision is stale.
-                    announce(&mut tx).await?;
+                    announce(self, &mut tx).await?;
                     tx.commit().await?;
                     self.changes.moved();
                     Ok(CatalogRecord {
@@ -553,7 +611,7 @@ macro_rules! written_once {
                         return Err(StoreError::NotFound);
                     }
                     // Devices' sessions hold the subscription.
-                    announce(&mut tx).await?;
+                    announce(self, &mut tx).await?;
                     tx.commit().await?;
                     self.changes.moved();
                     Ok(())
@@ -616,6 +674,37 @@ macro_rules! written_once {
                     sequence(high)
                 }
 
+                async fn recount_usage(
+                    &self,
+                    subscription: &SubscriptionId,
+                    from: OffsetDateTime,
+                    to: OffsetDateTime,
+                ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+                    let sql = format!(
+                        "SELECT meter, {} FROM usage_records WHERE subscription_id = $1 \
+                         AND occurred_at >= $2 AND occurred_at < $3 AND rejection IS NULL \
+                         AND meter <> 'camera_day' GROUP BY meter",
+                        clamped_sum("quantity")
+                    );
+                    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+                        .bind(subscription.as_str())
+                        .bind(stamp(from))
+                        .bind(stamp(to))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(meter, quantity)| (meter, u64::try_from(quantity).unwrap_or(0)))
+                        .collect())
+                }
+
+                async fn drop_usage_detail(
+                    &self,
+                    before: OffsetDateTime,
+                ) -> Result<Vec<String>, StoreError> {
+                    drop_detail(self, before).await
+                }
+
                 fn changes(&self) -> std::sync::Arc<$crate::Changes> {
                     self.changes.clone()
                 }
@@ -626,6 +715,7 @@ macro_rules! written_once {
                     events: &[DeviceUsageEvent],
                     now: OffsetDateTime,
                 ) -> Result<UsageIngested, StoreError> {
+                    detail_months(self, events.iter().map(|e| e.occurred_at)).await?;
                     let mut tx = self.write().await?;
                     // No row lock: the acknowledgement only moves up, so two uploads of
                     // one device at once (an agent runs one uploader) can acknowledge
@@ -643,13 +733,23 @@ macro_rules! written_once {
                         subscription: &subscription,
                         device: device.as_str(),
                     };
-                    let stored = insert_device_usage(&mut tx, &owner, events, now).await?;
-                    // A sequence repeated within the batch is stored once, as its first
-                    // occurrence.
+                    // At or below the acknowledged sequence every event is stored (or
+                    // was, before its month's detail was dropped): a replay. A sequence
+                    // repeated within the batch is stored once, as its first occurrence.
+                    let mut first = std::collections::HashSet::new();
+                    let fresh: Vec<&DeviceUsageEvent> = events
+                        .iter()
+                        .filter(|e| {
+                            let sequence = i64::try_from(e.sequence).unwrap_or(i64::MAX);
+                            sequence > acked && first.insert(sequence)
+                        })
+                        .collect();
+                    let stored = insert_device_usage(&mut tx, &owner, &fresh, now).await?;
                     let mut moves = usage::CounterMoves::default();
+                    let mut rollups = usage::RollupMoves::default();
                     let shard = usage::shard_of(device.as_str());
                     let mut seen = std::collections::HashSet::new();
-                    for event in events {
+                    for event in fresh {
                         let sequence = i64::try_from(event.sequence).unwrap_or(i64::MAX);
                         if stored.contains(&sequence) && seen.insert(sequence) {
                             moves.add(
@@ -660,12 +760,25 @@ macro_rules! written_once {
                                 event.rejection.is_some(),
                                 shard,
                             );
+                            if event.rejection.is_none() {
+                                rollups.add(&usage::RolledUp {
+                                    subscription: &subscription,
+                                    meter: &event.meter,
+                                    device: Some(device.as_str()),
+                                    camera: event.camera_id.as_deref(),
+                                    quantity: event.quantity,
+                                    cost_minor: event.cost_minor,
+                                    occurred_at: event.occurred_at,
+                                });
+                            }
                         }
                     }
                     let stored = u64::try_from(seen.len()).unwrap_or(u64::MAX);
                     let acked = advance_acknowledged(&mut tx, device, acked).await?;
-                    // Last before the commit: a counter row is shared with other
-                    // writers, so it is held for as short a time as possible.
+                    // The device's own rollup rows, then the shared counters last
+                    // before the commit: a counter row is shared with other writers,
+                    // so it is held for as short a time as possible.
+                    move_rollups(&mut tx, &tenant, rollups).await?;
                     move_counters(&mut tx, &tenant, moves).await?;
                     tx.commit().await?;
                     let total = u64::try_from(events.len()).unwrap_or(u64::MAX);
@@ -682,17 +795,33 @@ macro_rules! written_once {
                     events: &[ExternalUsageEvent],
                     now: OffsetDateTime,
                 ) -> Result<Vec<bool>, StoreError> {
+                    detail_months(self, events.iter().map(|e| e.occurred_at)).await?;
                     let mut tx = self.write().await?;
                     let received = stamp(now);
                     let mut stored = Vec::with_capacity(events.len());
                     let mut moves = usage::CounterMoves::default();
+                    let mut rollups = usage::RollupMoves::default();
                     for event in events {
+                        // The key first: an event already known stores nothing.
+                        let new_key = sqlx::query(
+                            "INSERT INTO usage_event_keys (tenant_id, source, event_id) \
+                             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(&event.source)
+                        .bind(&event.event_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if new_key != 1 {
+                            stored.push(false);
+                            continue;
+                        }
                         let inserted = sqlx::query(
                             "INSERT INTO usage_records (tenant_id, subscription_id, source, event_id, \
                              meter, quantity, unit, camera_id, resource_id, cost_minor, occurred_at, \
                              received_at, attributes) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                             ON CONFLICT (tenant_id, source, event_id) WHERE source IS NOT NULL DO NOTHING",
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                         )
                         .bind(tenant.as_str())
                         .bind(event.subscription.as_str())
@@ -719,9 +848,19 @@ macro_rules! written_once {
                                 false,
                                 usage::shard_of(&event.event_id),
                             );
+                            rollups.add(&usage::RolledUp {
+                                subscription: event.subscription.as_str(),
+                                meter: &event.meter,
+                                device: None,
+                                camera: event.camera_id.as_deref(),
+                                quantity: event.quantity,
+                                cost_minor: event.cost_minor,
+                                occurred_at: event.occurred_at,
+                            });
                         }
                         stored.push(inserted == 1);
                     }
+                    move_rollups(&mut tx, tenant.as_str(), rollups).await?;
                     move_counters(&mut tx, tenant.as_str(), moves).await?;
                     tx.commit().await?;
                     Ok(stored)
@@ -759,8 +898,8 @@ macro_rules! written_once {
                     meter: &str,
                 ) -> Result<u64, StoreError> {
                     let sql = format!(
-                        "SELECT {} FROM usage_records WHERE tenant_id = $1 AND meter = $2 \
-                         AND rejection IS NULL AND (CAST($3 AS TEXT) IS NULL OR device_id = $3)",
+                        "SELECT {} FROM usage_rollups WHERE tenant_id = $1 AND meter = $2 \
+                         AND (CAST($3 AS TEXT) IS NULL OR device_id = $3)",
                         clamped_sum("quantity")
                     );
                     let total: Option<i64> = sqlx::query_scalar(&sql)
@@ -777,21 +916,22 @@ macro_rules! written_once {
                     query: &UsageQuery,
                 ) -> Result<Vec<UsageBucket>, StoreError> {
                     let length = i32::try_from(usage::key_length(query.window)).unwrap_or(10);
+                    // From the hourly rollups: the range is widened to whole hours.
                     let sql = format!(
-                        "SELECT {} AS bucket, meter, {}, count(*) FROM usage_records \
-                         WHERE tenant_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
-                         AND rejection IS NULL AND (CAST($5 AS TEXT) IS NULL OR device_id = $5) \
+                        "SELECT substr(hour, 1, $1) AS bucket, meter, {}, {} FROM usage_rollups \
+                         WHERE tenant_id = $2 AND hour >= $3 AND hour < $4 \
+                         AND (CAST($5 AS TEXT) IS NULL OR device_id = $5) \
                          AND (CAST($6 AS TEXT) IS NULL OR camera_id = $6) \
                          AND (CAST($7 AS TEXT) IS NULL OR meter = $7) \
                          GROUP BY bucket, meter ORDER BY bucket, meter",
-                        utc_prefix("occurred_at", "$1"),
-                        clamped_sum("quantity")
+                        clamped_sum("quantity"),
+                        clamped_sum("events")
                     );
                     let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(&sql)
                         .bind(length)
                         .bind(query.tenant.as_str())
-                        .bind(stamp(query.from))
-                        .bind(stamp(query.to))
+                        .bind(usage::hour_key(query.from))
+                        .bind(usage::hour_ceiling_key(query.to))
                         .bind(query.device.as_ref().map(|d| d.as_str()))
                         .bind(&query.camera)
                         .bind(&query.meter)
@@ -818,8 +958,8 @@ macro_rules! written_once {
                 ) -> Result<RatingQuantities, StoreError> {
                     let (condition, period) = usage::booking_condition(booking, "$4");
                     let selected = format!(
-                        "FROM usage_records WHERE subscription_id = $1 AND occurred_at >= $2 \
-                         AND occurred_at < $3 AND rejection IS NULL AND {condition}"
+                        "FROM usage_rollups WHERE subscription_id = $1 AND hour >= $2 \
+                         AND hour < $3 AND {condition}"
                     );
                     let sql = format!(
                         "SELECT meter, {}, {} {selected} AND meter <> 'camera_day' GROUP BY meter",
@@ -828,8 +968,8 @@ macro_rules! written_once {
                     );
                     let mut meters = sqlx::query_as::<_, (String, i64, i64)>(&sql)
                         .bind(subscription.as_str())
-                        .bind(stamp(from))
-                        .bind(stamp(to));
+                        .bind(usage::hour_key(from))
+                        .bind(usage::hour_ceiling_key(to));
                     // Bound only when the condition names it: a statement refuses
                     // parameters it does not use.
                     if let Some(period) = &period {
@@ -837,14 +977,13 @@ macro_rules! written_once {
                     }
                     let meters = meters.fetch_all(&self.pool).await?;
                     let sql = format!(
-                        "SELECT {} AS day, count(DISTINCT coalesce(device_id, '') || '/' || \
-                         coalesce(camera_id, '')) {selected} AND meter = 'camera_day' GROUP BY day",
-                        utc_day("occurred_at")
+                        "SELECT substr(hour, 1, 10) AS day, count(DISTINCT device_id || '/' || \
+                         camera_id) {selected} AND meter = 'camera_day' GROUP BY day"
                     );
                     let mut days = sqlx::query_as::<_, (String, i64)>(&sql)
                         .bind(subscription.as_str())
-                        .bind(stamp(from))
-                        .bind(stamp(to));
+                        .bind(usage::hour_key(from))
+                        .bind(usage::hour_ceiling_key(to));
                     if let Some(period) = &period {
                         days = days.bind(period);
                     }
@@ -867,17 +1006,22 @@ macro_rules! written_once {
                     booking: &Booking,
                 ) -> Result<Option<OffsetDateTime>, StoreError> {
                     let (condition, period) = usage::booking_condition(booking, "$3");
+                    // The start of its hour: the rollups know usage to the hour.
                     let sql = format!(
-                        "SELECT min(occurred_at) FROM usage_records WHERE subscription_id = $1 \
-                         AND occurred_at < $2 AND rejection IS NULL AND {condition}"
+                        "SELECT min(hour) FROM usage_rollups WHERE subscription_id = $1 \
+                         AND hour < $2 AND {condition}"
                     );
-                    let mut earliest = sqlx::query_scalar::<_, Option<Stamp>>(&sql)
+                    let mut earliest = sqlx::query_scalar::<_, Option<String>>(&sql)
                         .bind(subscription.as_str())
-                        .bind(stamp(before));
+                        .bind(usage::hour_ceiling_key(before));
                     if let Some(period) = &period {
                         earliest = earliest.bind(period);
                     }
-                    earliest.fetch_one(&self.pool).await?.map(unstamp).transpose()
+                    earliest
+                        .fetch_one(&self.pool)
+                        .await?
+                        .map(|hour| usage::bucket_start(&hour))
+                        .transpose()
                 }
 
                 async fn count_devices_active(
@@ -936,15 +1080,18 @@ macro_rules! written_once {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    // This claims what was committed when it ran; an event committed a
-                    // moment later stays unclaimed and the next invoice books it late.
+                    // This claims what was committed when it ran; usage committed a
+                    // moment later goes to a new unclaimed row (the claimed one has
+                    // another key now), and the next invoice books it late. No claimed
+                    // row of this period exists yet (one invoice per period), so the key
+                    // change meets no other row.
                     sqlx::query(
-                        "UPDATE usage_records SET invoiced_in = $1 WHERE subscription_id = $2 \
-                         AND invoiced_in IS NULL AND rejection IS NULL AND occurred_at < $3",
+                        "UPDATE usage_rollups SET invoiced_in = $1 WHERE subscription_id = $2 \
+                         AND invoiced_in = '' AND hour < $3",
                     )
                     .bind(period)
                     .bind(subscription.as_str())
-                    .bind(stamp(period_end))
+                    .bind(usage::hour_ceiling_key(period_end))
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;
@@ -1084,7 +1231,7 @@ macro_rules! written_once {
                     .bind(device.as_str())
                     .execute(&mut *tx)
                     .await?;
-                    announce(&mut tx).await?;
+                    announce(self, &mut tx).await?;
                     tx.commit().await?;
                     self.changes.moved();
                     Ok(())

@@ -18,7 +18,6 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The SQLite implementation of [`Store`](crate::Store).
 #[derive(Clone, Debug)]
@@ -77,13 +76,6 @@ fn stamp(at: OffsetDateTime) -> String {
 type Connection = sqlx::SqliteConnection;
 type Row = sqlx::sqlite::SqliteRow;
 
-type Stamp = String;
-
-fn unstamp(text: Stamp) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(&text, &Rfc3339)
-        .map_err(|e| StoreError::Corrupt(format!("usage time {text:?}: {e}")))
-}
-
 /// Nothing to lock: the transaction began with `BEGIN IMMEDIATE` and holds the write
 /// lock.
 #[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin waits on a lock
@@ -96,7 +88,7 @@ const FOR_UPDATE: &str = "";
 
 /// Nothing to tell: no other process serves this file (see [`Changes::hearing`]).
 #[allow(clippy::unused_async)] // the PostgreSQL twin sends a NOTIFY
-async fn announce(_tx: &mut Connection) -> Result<(), StoreError> {
+async fn announce(_store: &SqliteStore, _tx: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
@@ -107,15 +99,6 @@ fn clamped_sum(column: &str) -> String {
 
 fn clamped_signed_sum(column: &str) -> String {
     clamped_sum(column)
-}
-
-/// Usage times are stored as [`stamp`] text, so a key is a prefix.
-fn utc_prefix(column: &str, length: &str) -> String {
-    format!("substr({column}, 1, {length})")
-}
-
-fn utc_day(column: &str) -> String {
-    utc_prefix(column, "10")
 }
 
 /// Device times are written by sqlx in RFC 3339 of varying width: compare them as
@@ -135,7 +118,7 @@ fn compare_times(left: &str, operator: &str, right: &str) -> String {
 async fn insert_device_usage(
     tx: &mut Connection,
     owner: &UsageOwner<'_>,
-    events: &[DeviceUsageEvent],
+    events: &[&DeviceUsageEvent],
     now: OffsetDateTime,
 ) -> Result<HashSet<i64>, StoreError> {
     let received = stamp(now);
@@ -168,6 +151,38 @@ async fn insert_device_usage(
         }
     }
     Ok(stored)
+}
+
+/// Nothing to prepare: the detail is one table.
+#[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin creates partitions
+async fn detail_months(
+    _store: &SqliteStore,
+    _times: impl Iterator<Item = OffsetDateTime>,
+) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Deletes the detail of every month before `before`'s month; returns those months
+/// (`YYYY-MM`).
+async fn drop_detail(
+    store: &SqliteStore,
+    before: OffsetDateTime,
+) -> Result<Vec<String>, StoreError> {
+    let (year, month) = crate::usage::month_of(before);
+    let first = format!("{year:04}-{month:02}-01T00:00:00.000000Z");
+    let mut tx = store.write().await?;
+    let months: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT substr(occurred_at, 1, 7) FROM usage_records WHERE occurred_at < $1 ORDER BY 1",
+    )
+    .bind(&first)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM usage_records WHERE occurred_at < $1")
+        .bind(&first)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(months)
 }
 
 crate::sql::written_once!(SqliteStore);

@@ -24,6 +24,80 @@ pub(crate) fn day_key(at: OffsetDateTime) -> String {
     )
 }
 
+/// The UTC hour of a time as `YYYY-MM-DDTHH`: the key of the usage rollups.
+pub(crate) fn hour_key(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{}T{:02}", day_key(at), at.hour())
+}
+
+/// The key of the first hour that starts at or after `at`: `hour >= hour_key(from)
+/// AND hour < hour_ceiling_key(to)` covers `[from, to)` widened to whole hours.
+pub(crate) fn hour_ceiling_key(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let on_the_hour = at.minute() == 0 && at.second() == 0 && at.nanosecond() == 0;
+    if on_the_hour {
+        hour_key(at)
+    } else {
+        hour_key(at + time::Duration::hours(1))
+    }
+}
+
+/// The UTC month of a time: (year, month).
+pub(crate) fn month_of(at: OffsetDateTime) -> (i32, u8) {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    (at.year(), u8::from(at.month()))
+}
+
+/// What stored usage adds to the hourly rollups: accepted events summed per
+/// subscription, meter, hour, device and camera (`""` for none), with their cost and
+/// their number. Saturating, like every sum over usage.
+#[derive(Default)]
+pub(crate) struct RollupMoves(std::collections::BTreeMap<RollupKey, RollupSums>);
+
+/// A rollup row's key: (subscription, meter, hour, device, camera).
+pub(crate) type RollupKey = (String, String, String, String, String);
+
+/// What a rollup row adds up: (quantity, cost in minor units, events).
+pub(crate) type RollupSums = (i64, i64, i64);
+
+/// One event as the rollups see it.
+pub(crate) struct RolledUp<'a> {
+    pub subscription: &'a str,
+    pub meter: &'a str,
+    pub device: Option<&'a str>,
+    pub camera: Option<&'a str>,
+    pub quantity: u64,
+    pub cost_minor: Option<i64>,
+    pub occurred_at: OffsetDateTime,
+}
+
+impl RollupMoves {
+    /// Adds one stored, accepted event.
+    pub(crate) fn add(&mut self, event: &RolledUp<'_>) {
+        let slot = self
+            .0
+            .entry((
+                event.subscription.to_owned(),
+                event.meter.to_owned(),
+                hour_key(event.occurred_at),
+                event.device.unwrap_or_default().to_owned(),
+                event.camera.unwrap_or_default().to_owned(),
+            ))
+            .or_insert((0, 0, 0));
+        slot.0 = slot
+            .0
+            .saturating_add(i64::try_from(event.quantity).unwrap_or(i64::MAX));
+        slot.1 = slot.1.saturating_add(event.cost_minor.unwrap_or(0));
+        slot.2 = slot.2.saturating_add(1);
+    }
+
+    /// Each rollup row to move: ((subscription, meter, hour, device, camera),
+    /// (quantity, cost, events)).
+    pub(crate) fn into_moves(self) -> impl Iterator<Item = (RollupKey, RollupSums)> {
+        self.0.into_iter()
+    }
+}
+
 /// What stored usage adds to the counters: accepted events summed per subscription,
 /// meter and day. `camera_day` is counted per distinct camera when rated, not summed,
 /// so it has no counter.
@@ -79,19 +153,20 @@ impl CounterMoves {
 
 /// The condition on `invoiced_in` for `booking`, with `placeholder` standing for its
 /// period (bound by the caller when the second value is `Some`).
+/// (The rollups' `invoiced_in` is `''` while unclaimed.)
 pub(crate) fn booking_condition(booking: &Booking, placeholder: &str) -> (String, Option<String>) {
     match booking {
         Booking::Any => ("TRUE".into(), None),
-        Booking::Unclaimed => ("invoiced_in IS NULL".into(), None),
+        Booking::Unclaimed => ("invoiced_in = ''".into(), None),
         Booking::ClaimedBefore(period) => (
-            format!("(invoiced_in IS NOT NULL AND invoiced_in < {placeholder})"),
+            format!("(invoiced_in <> '' AND invoiced_in < {placeholder})"),
             Some(period.clone()),
         ),
         Booking::ClaimedIn(period) => {
             (format!("invoiced_in = {placeholder}"), Some(period.clone()))
         }
         Booking::ClaimedThrough(period) => (
-            format!("(invoiced_in IS NOT NULL AND invoiced_in <= {placeholder})"),
+            format!("(invoiced_in <> '' AND invoiced_in <= {placeholder})"),
             Some(period.clone()),
         ),
     }
@@ -178,6 +253,31 @@ mod tests {
             (0..200).map(|n| shard_of(&format!("dev_{n}"))).collect();
         assert_eq!(shards.len(), 16, "{shards:?}");
         assert!(shards.iter().all(|s| (0..16).contains(s)));
+    }
+
+    #[test]
+    fn hour_keys_cover_a_range_widened_to_whole_hours() {
+        assert_eq!(
+            hour_key(datetime!(2026-11-02 09:59:59.9 UTC)),
+            "2026-11-02T09"
+        );
+        assert_eq!(
+            hour_key(datetime!(2026-11-02 10:30 +01:00)),
+            "2026-11-02T09"
+        );
+        assert_eq!(
+            hour_ceiling_key(datetime!(2026-11-02 10:00 UTC)),
+            "2026-11-02T10"
+        );
+        assert_eq!(
+            hour_ceiling_key(datetime!(2026-11-02 10:00:01 UTC)),
+            "2026-11-02T11"
+        );
+        assert_eq!(
+            hour_ceiling_key(datetime!(2026-12-31 23:30 UTC)),
+            "2027-01-01T00"
+        );
+        assert_eq!(month_of(datetime!(2026-12-01 00:30 +01:00)), (2026, 11));
     }
 
     #[test]

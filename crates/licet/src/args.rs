@@ -244,6 +244,15 @@ pub struct ServerArgs {
     /// Requests served at once; beyond it, 503 with Retry-After [default: 512].
     #[arg(long, env = "LICET_MAX_IN_FLIGHT", global = true, value_name = "N")]
     pub max_in_flight: Option<usize>,
+    /// Months of usage detail (every event) kept; older months are dropped, invoices
+    /// and charts come from rollups; 0 keeps it all [default: 13].
+    #[arg(
+        long,
+        env = "LICET_USAGE_DETAIL_MONTHS",
+        global = true,
+        value_name = "N"
+    )]
+    pub usage_detail_months: Option<u32>,
     /// The signing key every replica signs with (PKCS#8 PEM, 0600) [default: DATA_DIR/signing.key].
     #[arg(long, env = "LICET_SIGNING_KEY", global = true, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,

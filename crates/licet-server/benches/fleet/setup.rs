@@ -102,6 +102,24 @@ pub(crate) async fn month_of_usage(url: &str, tenant: &str, subscription: &str, 
         .unwrap()
         .replace_time(time::Time::MIDNIGHT);
     let seconds = (now - month_start).whole_seconds().max(1);
+    // The month's detail partition, as the server makes it for the month's first event.
+    let next = if month_start.month() == time::Month::December {
+        month_start.replace_year(month_start.year() + 1).unwrap().replace_month(time::Month::January)
+    } else {
+        month_start.replace_month(month_start.month().next())
+    }
+    .unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS usage_records_{:04}_{:02} PARTITION OF usage_records \
+         FOR VALUES FROM ('{}') TO ('{}')",
+        month_start.year(),
+        u8::from(month_start.month()),
+        licet_core::time_text(month_start),
+        licet_core::time_text(next)
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO usage_records (tenant_id, subscription_id, device_id, seq, meter, quantity, unit, camera_id, \
          occurred_at, received_at) \
@@ -127,9 +145,21 @@ pub(crate) async fn month_of_usage(url: &str, tenant: &str, subscription: &str, 
     .execute(&mut conn)
     .await
     .unwrap();
+    sqlx::query(
+        "INSERT INTO usage_rollups (tenant_id, subscription_id, meter, hour, device_id, camera_id, \
+         invoiced_in, quantity, cost_minor, events) \
+         SELECT tenant_id, subscription_id, meter, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), \
+         device_id, camera_id, '', sum(quantity), 0, count(*) \
+         FROM usage_records WHERE subscription_id = $1 GROUP BY 1, 2, 3, 4, 5, 6",
+    )
+    .bind(subscription)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     for statement in [
         "VACUUM ANALYZE usage_records",
         "VACUUM ANALYZE usage_counters",
+        "VACUUM ANALYZE usage_rollups",
         "VACUUM ANALYZE devices",
         "VACUUM ANALYZE credentials",
         "CHECKPOINT",

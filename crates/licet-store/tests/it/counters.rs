@@ -1,7 +1,7 @@
-//! The law behind quota counters: however uploads, replays, rejected and late events
-//! and back-end events interleave (two at a time, concurrently), the running counters
-//! a heartbeat reads equal a recount of the stored events, month by month and day by
-//! day, on both databases.
+//! The law behind quota counters and usage rollups: however uploads, replays, rejected
+//! and late events and back-end events interleave (two at a time, concurrently), the
+//! running counters a heartbeat reads and the hourly rollups invoices rate equal a
+//! recount of the stored events, month by month and day by day, on both databases.
 
 use crate::suite::{NOW, new_device, subscription, tenant};
 use licet_core::ids::DeviceId;
@@ -92,7 +92,8 @@ async fn apply(store: &dyn Store, t: &licet_core::ids::TenantId, op: &Op) {
     }
 }
 
-/// The counters and the recount over `[from, to)`, meters with nothing left out.
+/// The counters and the recount of the detail over `[from, to)`, meters with nothing
+/// left out; the hourly rollups (what invoices rate) are held to the recount too.
 async fn both(
     store: &dyn Store,
     t: &licet_core::ids::TenantId,
@@ -108,7 +109,14 @@ async fn both(
         .into_iter()
         .filter(|(_, quantity)| *quantity > 0)
         .collect();
-    let recounted = store
+    let recounted: BTreeMap<String, u64> = store
+        .recount_usage(&subscription, from, to)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, quantity)| *quantity > 0)
+        .collect();
+    let rolled_up: BTreeMap<String, u64> = store
         .rating_quantities(&subscription, from, to, &Booking::Any)
         .await
         .unwrap()
@@ -117,6 +125,7 @@ async fn both(
         .map(|(meter, (quantity, _))| (meter, quantity))
         .filter(|(_, quantity)| *quantity > 0)
         .collect();
+    assert_eq!(rolled_up, recounted, "rollups of {sub} from {from} to {to}");
     (counted, recounted)
 }
 

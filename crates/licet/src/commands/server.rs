@@ -31,6 +31,8 @@ struct Given<'a> {
     redis_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_in_flight: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_detail_months: Option<u32>,
 }
 
 /// Layers defaults < `--config` file < environment < flags (figment; clap has put the
@@ -54,6 +56,7 @@ fn config(args: &ServerArgs) -> Result<ServerConfig> {
         revocations: args.revocations.as_deref(),
         redis_url: args.redis_url.as_deref(),
         max_in_flight: args.max_in_flight,
+        usage_detail_months: args.usage_detail_months,
     };
     layers
         .merge(Serialized::defaults(given))
@@ -117,7 +120,9 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
         }
         println!("licet server listening on http://{address} (signing key {})", prepared.key_id);
         tracing::info!(%address, key_id = %prepared.key_id, "listening");
+        let retention = licet_server::retention::spawn(prepared.state.clone(), config.usage_detail_months);
         licet_server::serve(licet_server::router(prepared.state), listener, shutdown).await?;
+        retention.abort();
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+mod retention;
 mod usage;
+pub use retention::*;
 pub use usage::*;
 
 pub(crate) const NOW: OffsetDateTime = datetime!(2026-11-01 12:00 UTC);

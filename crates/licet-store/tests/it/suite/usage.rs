@@ -93,7 +93,7 @@ pub(crate) fn device_event(
     }
 }
 
-fn external_event(id: &str, quantity: u64, at: OffsetDateTime) -> ExternalUsageEvent {
+pub(crate) fn external_event(id: &str, quantity: u64, at: OffsetDateTime) -> ExternalUsageEvent {
     ExternalUsageEvent {
         subscription: SubscriptionId("s".into()),
         source: "https://vendor.example/billing".into(),
