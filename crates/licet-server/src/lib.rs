@@ -291,6 +291,7 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
             .routes(routes!(compat::brinkbyte_entitlement))
             .routes(routes!(compat::brinkbyte_heartbeat))
             .routes(routes!(compat::brinkbyte_usage_batch))
+            .routes(routes!(compat::brinkbyte_health))
             // Foxsight license server, for Foxsight VMS installations.
             .routes(routes!(compat::foxsight_activate))
             .routes(routes!(compat::foxsight_validate))

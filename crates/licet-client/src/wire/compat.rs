@@ -23,7 +23,10 @@ pub struct BrinkbyteValidation {
     pub license_mode: String,
     /// Add-on (growth pack) ids.
     pub enabled_growth_packs: Vec<String>,
-    /// End of the term or trial (RFC 3339), if any.
+    /// End of the term or trial in Unix seconds, as a decimal string (BrinkByte's
+    /// client reads it with `std::stoll`); absent when the license has no end (the
+    /// client reads `null` as a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<String>,
     /// Cameras allowed; -1 = unlimited.
     pub cameras_allowed: i64,
@@ -47,7 +50,9 @@ pub struct BrinkbyteEntitlement {
     pub is_enabled: bool,
     /// Quota allowance left this period; -1 = unlimited or not a quota.
     pub quota_remaining: i64,
-    /// End of the term or trial, if any.
+    /// End of the term or trial in Unix seconds, as a decimal string; absent when
+    /// there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<String>,
 }
 
@@ -100,7 +105,8 @@ pub struct BrinkbyteUsageEvent {
     /// Unit.
     #[serde(default)]
     pub unit: Option<String>,
-    /// When (RFC 3339).
+    /// When: Unix seconds as a decimal string (what BrinkByte's client sends), or
+    /// RFC 3339.
     pub event_time: String,
     /// Anything else; `metadata.event_id` (a string), when given, is the
     /// deduplication key, and `metadata.cost_minor` the cost of a pass-through meter.
@@ -116,17 +122,16 @@ pub struct BrinkbyteUsageResult {
     pub accepted_count: u64,
     /// Events refused.
     pub rejected_count: u64,
-    /// Why each refused event was refused.
-    pub errors: Vec<BrinkbyteUsageError>,
+    /// Why each refused event was refused, one string each (BrinkByte's client reads
+    /// strings), naming the event by its position: `events[3]: …`.
+    pub errors: Vec<String>,
 }
 
-/// A refused BrinkByte usage event.
+/// BrinkByte billing `GET /api/v1/health` answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct BrinkbyteUsageError {
-    /// Its position in `events`, from 0.
-    pub index: usize,
-    /// Why.
-    pub error: String,
+pub struct BrinkbyteHealth {
+    /// `healthy`, or `unhealthy` (503) when the database does not answer.
+    pub status: String,
 }
 
 /// BrinkByte's error shape.

@@ -104,7 +104,10 @@ pub(crate) async fn month_of_usage(url: &str, tenant: &str, subscription: &str, 
     let seconds = (now - month_start).whole_seconds().max(1);
     // The month's detail partition, as the server makes it for the month's first event.
     let next = if month_start.month() == time::Month::December {
-        month_start.replace_year(month_start.year() + 1).unwrap().replace_month(time::Month::January)
+        month_start
+            .replace_year(month_start.year() + 1)
+            .unwrap()
+            .replace_month(time::Month::January)
     } else {
         month_start.replace_month(month_start.month().next())
     }

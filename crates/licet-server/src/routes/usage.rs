@@ -178,6 +178,46 @@ pub const CLOUDEVENTS_MAX: usize = 5000;
 const BATCH: &str = "application/cloudevents-batch+json";
 const SINGLE: &str = "application/cloudevents+json";
 
+/// One event in binary mode (the CloudEvents SDKs' default): its attributes are the
+/// `ce-*` headers (percent-decoded, as the HTTP binding encodes them), its data the
+/// body, its `datacontenttype` the request's content type. Read into the structured
+/// form, so both modes go through the same checks.
+fn binary_event(
+    headers: &HeaderMap,
+    content_type: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    let mut event = serde_json::Map::new();
+    for (name, value) in headers {
+        let Some(attribute) = name.as_str().strip_prefix("ce-") else {
+            continue;
+        };
+        let text = value.to_str().ok().and_then(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8()
+                .ok()
+                .map(|v| v.into_owned())
+        });
+        let text = text.ok_or_else(|| {
+            ApiError::InvalidRequest(format!("header {name}: not UTF-8 once percent-decoded"))
+        })?;
+        event.insert(attribute.to_owned(), serde_json::Value::String(text));
+    }
+    if !content_type.is_empty() {
+        event.insert(
+            "datacontenttype".into(),
+            serde_json::Value::String(content_type.to_owned()),
+        );
+    }
+    let data: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "binary mode: the body is the event's data and must be JSON: {e}"
+        ))
+    })?;
+    event.insert("data".into(), data);
+    Ok(serde_json::Value::Object(event))
+}
+
 /// Reads one CloudEvent (structured mode) into what the store keeps.
 fn cloud_event(
     billing: &Billing,
@@ -241,13 +281,14 @@ fn cloud_event(
 }
 
 /// Stores CloudEvents 1.0 usage from a vendor's back-end: a batch
-/// (`application/cloudevents-batch+json`, a JSON array) or one event
-/// (`application/cloudevents+json`). Deduplicated on source + id; refused events are
-/// reported by index and the rest are stored.
+/// (`application/cloudevents-batch+json`, a JSON array), one event in structured mode
+/// (`application/cloudevents+json`) or one in binary mode (`ce-*` headers, the data as
+/// an `application/json` body: the SDKs' default). Deduplicated on source + id;
+/// refused events are reported by index and the rest are stored.
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/usage/events", tag = "usage",
     params(("tenant_id" = String, Path)),
     request_body(content = Vec<serde_json::Value>, content_type = "application/cloudevents-batch+json",
-        description = "CloudEvents 1.0 in structured mode, each a `UsageCloudEvent`; an event that is not one is refused alone, in the answer"),
+        description = "CloudEvents 1.0 in structured mode, each a `UsageCloudEvent`; an event that is not one is refused alone, in the answer. One event in binary mode is accepted too: its attributes as `ce-*` headers (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`, `ce-time`, `ce-subject`, `ce-licetsubscription`) and its data as an `application/json` body"),
     responses((status = 200, body = CloudEventsResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody)),
@@ -270,9 +311,16 @@ pub async fn cloudevents(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::InvalidRequest(format!("the body is not JSON: {e}")))?;
+    let binary =
+        headers.contains_key("ce-specversion") && content_type != BATCH && content_type != SINGLE;
+    let value: serde_json::Value = if binary {
+        binary_event(&headers, &content_type, &body)?
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::InvalidRequest(format!("the body is not JSON: {e}")))?
+    };
     let events = match (content_type.as_str(), value) {
+        (_, event @ serde_json::Value::Object(_)) if binary => vec![event],
         (BATCH, serde_json::Value::Array(events)) => events,
         (BATCH, _) => {
             return Err(ApiError::InvalidRequest(format!(
@@ -287,7 +335,8 @@ pub async fn cloudevents(
         }
         (other, _) => {
             return Err(ApiError::UnsupportedMediaType(format!(
-                "content type {other:?}: send {BATCH} (an array) or {SINGLE} (one event)"
+                "content type {other:?}: send {BATCH} (an array), {SINGLE} (one event), \
+                 or one event in binary mode (`ce-*` headers and a JSON body)"
             )));
         }
     };

@@ -99,7 +99,15 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
         body["cameras_allowed"], -1,
         "base has unlimited cameras: -1"
     );
-    assert!(body["valid_until"].as_str().unwrap().starts_with("20"));
+    // Unix seconds as a decimal string: BrinkByte's client reads it with std::stoll.
+    assert!(
+        body["valid_until"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 1_700_000_000
+    );
 
     let check = |category: &str, name: &str| json!({"tenant_id": tenant.id, "feature_category": category, "feature_name": name});
     let (_, body) = post(

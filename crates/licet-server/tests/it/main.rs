@@ -7,6 +7,8 @@
 
 mod admission;
 mod bad_input;
+mod brinkbyte_client;
+mod cloudevents_sdk;
 mod compat;
 mod credentials;
 mod isolation;

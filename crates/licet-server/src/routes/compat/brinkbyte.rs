@@ -58,7 +58,7 @@ pub async fn brinkbyte_validate(
             .iter()
             .map(|a| a.id.to_string())
             .collect(),
-        valid_until: standing.valid_until.map(crate::routes::time_text),
+        valid_until: standing.valid_until.map(epoch_text),
         cameras_allowed: limit(&standing.snapshot, "max_cameras"),
     }))
 }
@@ -111,7 +111,7 @@ pub async fn brinkbyte_entitlement(
             answer = BrinkbyteEntitlement {
                 is_enabled: true,
                 quota_remaining: remaining,
-                valid_until: standing.valid_until.map(crate::routes::time_text),
+                valid_until: standing.valid_until.map(epoch_text),
             };
             break;
         }
@@ -175,6 +175,24 @@ fn brinkbyte_event_id(event: &BrinkbyteUsageEvent) -> String {
     format!("sha256:{hex}")
 }
 
+/// A time as BrinkByte's client reads it: Unix seconds, as a decimal string.
+fn epoch_text(at: OffsetDateTime) -> String {
+    at.unix_timestamp().to_string()
+}
+
+/// A BrinkByte event time as RFC 3339: its client sends Unix seconds as a decimal
+/// string; RFC 3339 is taken as it is.
+fn event_time(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(text.to_owned());
+    }
+    text.parse::<i64>()
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .map(licet_core::time_text)
+        .ok_or_else(|| format!("event_time {text:?} is not a time in Unix seconds"))
+}
+
 /// Reads one BrinkByte usage event into what the store keeps.
 fn brinkbyte_usage_event(
     billing: &Billing,
@@ -198,12 +216,13 @@ fn brinkbyte_usage_event(
     let (subscription, catalog) = billing
         .route(&event.event_type, chosen)
         .map_err(|reason| format!("{reason} (metadata.subscription_id)"))?;
+    let time = event_time(&event.event_time)?;
     let measured = check(
         catalog,
         &Incoming {
             meter: &event.event_type,
             quantity: &event.quantity,
-            time: Some(&event.event_time),
+            time: Some(&time),
             cost_minor: event.metadata.as_ref().and_then(|m| m.get("cost_minor")),
             attributes: event.metadata.as_ref(),
         },
@@ -222,6 +241,31 @@ fn brinkbyte_usage_event(
         occurred_at: measured.occurred_at,
         attributes: event.metadata,
     })
+}
+
+/// BrinkByte billing: is the service up? `healthy` when the database answers.
+#[utoipa::path(get, path = "/api/v1/health", tag = "compatibility",
+    responses((status = 200, body = BrinkbyteHealth), (status = 503, body = BrinkbyteHealth)))]
+pub async fn brinkbyte_health(
+    State(state): State<AppState>,
+) -> (axum::http::StatusCode, Json<BrinkbyteHealth>) {
+    match state.store.ping().await {
+        Ok(()) => (
+            axum::http::StatusCode::OK,
+            Json(BrinkbyteHealth {
+                status: "healthy".into(),
+            }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "BrinkByte health: the database does not answer");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(BrinkbyteHealth {
+                    status: "unhealthy".into(),
+                }),
+            )
+        }
+    }
 }
 
 /// BrinkByte billing: a batch of usage events. Partial batches are stored: refused
@@ -262,7 +306,7 @@ pub async fn brinkbyte_usage_batch(
     for (index, raw) in body.events.iter().enumerate() {
         match brinkbyte_usage_event(&billing, tenant, raw, now) {
             Ok(event) => accepted.push(event),
-            Err(error) => errors.push(BrinkbyteUsageError { index, error }),
+            Err(error) => errors.push(format!("events[{index}]: {error}")),
         }
     }
     if !accepted.is_empty() {
