@@ -81,10 +81,11 @@ def main(base, admin_token, device_public_key, fingerprint):
     )
 
     refreshed = expect(
-        refresh.sync_detailed(activated.device_id, client=device, body=RefreshRequest()),
+        refresh.sync_detailed(activated.device_id, client=device, body=RefreshRequest(sequence=1)),
         200,
         RefreshResponse,
     )
+    # Above the sequence the device holds (1, its activation license).
     assert refreshed.sequence == 2, refreshed.sequence
 
     beat = expect(

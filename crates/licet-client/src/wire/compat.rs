@@ -173,6 +173,25 @@ pub struct FoxsightValidate {
     /// Heartbeat: storage used (bytes).
     #[serde(default)]
     pub storage_used: Option<u64>,
+    /// Heartbeat: what Foxsight's client sends, nested (it wins over the top-level
+    /// fields).
+    #[serde(default)]
+    pub usage_metrics: Option<FoxsightUsageMetrics>,
+}
+
+/// Foxsight's heartbeat `usageMetrics`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FoxsightUsageMetrics {
+    /// Cameras in use.
+    #[serde(default)]
+    pub cameras_in_use: Option<u64>,
+    /// Users active.
+    #[serde(default)]
+    pub users_active: Option<u64>,
+    /// Storage used, in GB (may be fractional).
+    #[serde(default)]
+    pub storage_used_gb: Option<f64>,
 }
 
 /// Foxsight's license object.

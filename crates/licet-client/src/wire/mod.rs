@@ -303,6 +303,10 @@ pub struct DeviceView {
     pub running_modules: Vec<String>,
     /// Activation time.
     pub created_at: String,
+    /// Metrics from the last heartbeat, as reported (an object; empty before one).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metrics: serde_json::Value,
 }
 
 /// A camera seen on a device.

@@ -41,6 +41,7 @@ fn view(device: Device) -> DeviceView {
         agent_version: device.agent_version,
         running_modules: device.running_modules,
         created_at: time_text(device.created_at),
+        metrics: device.metrics,
     }
 }
 

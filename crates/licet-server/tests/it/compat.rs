@@ -205,7 +205,8 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
 }
 
 async fn foxsight_license_server_routes(server: &TestServer) {
-    let (_, subscription) = server.tenant_with("foxsight-vms", "professional").await;
+    let (tenant, subscription) = server.tenant_with("foxsight-vms", "professional").await;
+    let subscription_tenant = tenant.id.clone();
     let key = subscription.license_key.unwrap();
     let (status, body) = post(server, None, "/api/licenses/activate",
         json!({"licenseKey": key, "hardwareId": "HW-1234", "installationId": "vms-main", "version": "5.2"})).await;
@@ -288,6 +289,31 @@ async fn foxsight_license_server_routes(server: &TestServer) {
         json!({"licenseKey": key, "hardwareId": "HW-1234", "camerasInUse": 12, "usersActive": 3, "storageUsed": 123456})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "ok");
+    // Foxsight's own client (`send_heartbeat`) nests the metrics and adds its
+    // installation and system facts: the nested figures are what is stored.
+    let (status, body) = post(
+        server,
+        None,
+        "/api/licenses/heartbeat",
+        json!({
+            "licenseKey": key, "hardwareId": "HW-1234", "installationId": "inst-7",
+            "usageMetrics": {"camerasInUse": 7, "usersActive": 2, "storageUsedGb": 1.5},
+            "systemInfo": {"os": "Linux", "cpu_count": 4},
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let devices = server.admin.devices(&subscription_tenant).await.unwrap();
+    let metrics = &devices[0].metrics;
+    assert_eq!(
+        (
+            &metrics["cameras_in_use"],
+            &metrics["users_active"],
+            &metrics["storage_used_gb"]
+        ),
+        (&json!(7), &json!(2), &json!(1.5)),
+        "{metrics}"
+    );
 
     // Foxsight's error shape.
     let (status, body) = post(

@@ -164,11 +164,17 @@ pub async fn foxsight_heartbeat(
             &device.id,
             &Heartbeat {
                 agent_version: None,
-                metrics: serde_json::json!({
-                    "cameras_in_use": body.cameras_in_use,
-                    "users_active": body.users_active,
-                    "storage_used": body.storage_used,
-                }),
+                metrics: {
+                    // Foxsight's client nests them in `usageMetrics`; older callers
+                    // sent them at the top level.
+                    let nested = body.usage_metrics.as_ref();
+                    serde_json::json!({
+                        "cameras_in_use": nested.and_then(|m| m.cameras_in_use).or(body.cameras_in_use),
+                        "users_active": nested.and_then(|m| m.users_active).or(body.users_active),
+                        "storage_used": body.storage_used,
+                        "storage_used_gb": nested.and_then(|m| m.storage_used_gb),
+                    })
+                },
                 running_modules: vec![],
                 active_cameras: vec![],
                 license_sequence: None,
