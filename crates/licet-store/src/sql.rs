@@ -737,13 +737,16 @@ macro_rules! written_once {
                     // was, before its month's detail was dropped): a replay. A sequence
                     // repeated within the batch is stored once, as its first occurrence.
                     let mut first = std::collections::HashSet::new();
-                    let fresh: Vec<&DeviceUsageEvent> = events
+                    let mut fresh: Vec<&DeviceUsageEvent> = events
                         .iter()
                         .filter(|e| {
                             let sequence = i64::try_from(e.sequence).unwrap_or(i64::MAX);
                             sequence > acked && first.insert(sequence)
                         })
                         .collect();
+                    // In key order, so two uploads of one device never wait on each
+                    // other's keys in opposite orders.
+                    fresh.sort_by_key(|e| e.sequence);
                     let stored = insert_device_usage(&mut tx, &owner, &fresh, now).await?;
                     let mut moves = usage::CounterMoves::default();
                     let mut rollups = usage::RollupMoves::default();
@@ -798,10 +801,20 @@ macro_rules! written_once {
                     detail_months(self, events.iter().map(|e| e.occurred_at)).await?;
                     let mut tx = self.write().await?;
                     let received = stamp(now);
-                    let mut stored = Vec::with_capacity(events.len());
+                    let mut stored = vec![false; events.len()];
                     let mut moves = usage::CounterMoves::default();
                     let mut rollups = usage::RollupMoves::default();
-                    for event in events {
+                    // Keys are taken in key order, not the batch's: two batches holding
+                    // the same ids in different orders would otherwise each wait on a
+                    // key the other inserted, and PostgreSQL would abort one.
+                    let mut order: Vec<usize> = (0..events.len()).collect();
+                    order.sort_by(|&a, &b| {
+                        (&events[a].source, &events[a].event_id)
+                            .cmp(&(&events[b].source, &events[b].event_id))
+                            .then(a.cmp(&b))
+                    });
+                    for index in order {
+                        let event = &events[index];
                         // The key first: an event already known stores nothing.
                         let new_key = sqlx::query(
                             "INSERT INTO usage_event_keys (tenant_id, source, event_id) \
@@ -814,7 +827,6 @@ macro_rules! written_once {
                         .await?
                         .rows_affected();
                         if new_key != 1 {
-                            stored.push(false);
                             continue;
                         }
                         let inserted = sqlx::query(
@@ -858,7 +870,7 @@ macro_rules! written_once {
                                 occurred_at: event.occurred_at,
                             });
                         }
-                        stored.push(inserted == 1);
+                        stored[index] = inserted == 1;
                     }
                     move_rollups(&mut tx, tenant.as_str(), rollups).await?;
                     move_counters(&mut tx, tenant.as_str(), moves).await?;

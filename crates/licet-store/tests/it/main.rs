@@ -94,6 +94,7 @@ conformance!(
     signing_keys_register_once,
     device_usage_is_stored_once_and_acknowledged_contiguously,
     external_usage_is_deduplicated_per_tenant_source_and_id,
+    concurrent_batches_in_opposite_orders_both_succeed,
     usage_series_buckets_by_window_and_narrows_by_device_and_camera,
     invoices_claim_usage_once_and_late_usage_goes_to_the_next,
     devices_count_in_the_months_they_were_active,

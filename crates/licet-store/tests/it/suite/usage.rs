@@ -136,6 +136,35 @@ pub async fn external_usage_is_deduplicated_per_tenant_source_and_id(store: Arc<
     assert_eq!(store.usage_total(&t, None, "api_call").await.unwrap(), 12);
 }
 
+/// Two back-ends (or one retrying) sending the same ids in opposite orders at once:
+/// both batches succeed, each id is stored once, and no transaction is aborted as a
+/// deadlock (keys are taken in key order, not the batch's).
+pub async fn concurrent_batches_in_opposite_orders_both_succeed(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t").await;
+    store
+        .create_subscription(&subscription(&t, "s"), "k")
+        .await
+        .unwrap();
+    let mut expected = 0;
+    for round in 0..20u64 {
+        let forward: Vec<_> = (0..16u64)
+            .map(|i| external_event(&format!("r{round}-{i}"), i + 1, NOW))
+            .collect();
+        let backward: Vec<_> = forward.iter().rev().cloned().collect();
+        let (one, two) = tokio::join!(
+            store.ingest_external_usage(&t, &forward, NOW),
+            store.ingest_external_usage(&t, &backward, NOW)
+        );
+        let (one, two) = (one.unwrap(), two.unwrap());
+        // Each id stored by exactly one of the two batches.
+        for i in 0..16 {
+            assert!(one[i] ^ two[15 - i], "round {round}, id {i}: {one:?} {two:?}");
+        }
+        expected += (1..=16u64).sum::<u64>();
+    }
+    assert_eq!(store.usage_total(&t, None, "api_call").await.unwrap(), expected);
+}
+
 pub async fn usage_series_buckets_by_window_and_narrows_by_device_and_camera(
     store: Arc<dyn Store>,
 ) {
