@@ -55,7 +55,9 @@ async fn publish_once(
     Ok(())
 }
 
-/// Publishes at start and after every change; retries every 30 s while Redis is down.
+/// Publishes at start and after every change. A failed publication is retried after
+/// 1 s, doubling to 30 s while Redis stays down: one slow answer under load does not
+/// leave the published snapshot stale for long.
 pub async fn publish_loop(agent: Agent, url: String, mut shutdown: watch::Receiver<bool>) {
     let mut changes = agent.changes();
     let client = match redis::Client::open(url.as_str()) {
@@ -68,6 +70,7 @@ pub async fn publish_loop(agent: Agent, url: String, mut shutdown: watch::Receiv
         }
     };
     let mut connection: Option<redis::aio::ConnectionManager> = None;
+    let mut failures = 0u32;
     loop {
         if connection.is_none() {
             match redis::aio::ConnectionManager::new(client.clone()).await {
@@ -83,9 +86,11 @@ pub async fn publish_loop(agent: Agent, url: String, mut shutdown: watch::Receiv
             }
         }
         let retry = if published {
+            failures = 0;
             Duration::from_secs(24 * 3600)
         } else {
-            Duration::from_secs(30)
+            failures = failures.saturating_add(1);
+            Duration::from_secs((1u64 << failures.min(6).saturating_sub(1)).min(30))
         };
         tokio::select! {
             result = changes.changed() => if result.is_err() { return },

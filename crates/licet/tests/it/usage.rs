@@ -19,11 +19,16 @@ const CALLERS: u64 = 16;
 
 /// Starts `licet agent` with `args` and waits for the address it listens on.
 pub(crate) fn start_agent(args: &[&str]) -> Running {
+    start_agent_with(args, Stdio::null())
+}
+
+/// Starts `licet agent` with its log going to `stderr`.
+fn start_agent_with(args: &[&str], stderr: impl Into<Stdio>) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_licet"))
         .arg("agent")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -58,9 +63,15 @@ async fn brinkbyte_base(admin: &Client, tenant: &str) -> SubscriptionView {
         .unwrap()
 }
 
-/// Polls the agent's status (real time, bounded) until `done` says so.
+/// Polls the agent's status (real time, bounded) until `done` says so; on giving up,
+/// the agent's log (`log`) is shown with the status.
 #[allow(clippy::disallowed_methods)] // A watchdog in real time, not a product deadline.
-async fn wait_for(base: &str, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+async fn wait_for(
+    base: &str,
+    log: &Path,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) {
     let started = std::time::Instant::now();
     loop {
         if let Ok(response) = reqwest::get(format!("{base}/v1/status")).await {
@@ -70,7 +81,8 @@ async fn wait_for(base: &str, what: &str, done: impl Fn(&serde_json::Value) -> b
                 }
                 assert!(
                     started.elapsed() < std::time::Duration::from_secs(120),
-                    "{what}: {status}"
+                    "{what}: {status}\nthe agent's log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
                 );
             }
         }
@@ -126,8 +138,12 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
         ),
     )
     .unwrap();
-    let mut agent = start_agent(&["--config", path(&config)]);
-    rt.block_on(wait_for(&agent.base, "activation", |s| {
+    let first_log = dir.path().join("agent-first.log");
+    let mut agent = start_agent_with(
+        &["--config", path(&config)],
+        std::fs::File::create(&first_log).unwrap(),
+    );
+    rt.block_on(wait_for(&agent.base, &first_log, "activation", |s| {
         s["state"] == "active"
     }));
 
@@ -195,8 +211,14 @@ fn an_agent_killed_mid_burst_loses_and_doubles_nothing_it_acknowledged() {
     );
 
     // Restarted, the agent uploads its whole outbox.
-    let agent = start_agent(&["--config", path(&config)]);
-    rt.block_on(wait_for(&agent.base, "upload", |s| s["usage_backlog"] == 0));
+    let restarted_log = dir.path().join("agent-restarted.log");
+    let agent = start_agent_with(
+        &["--config", path(&config)],
+        std::fs::File::create(&restarted_log).unwrap(),
+    );
+    rt.block_on(wait_for(&agent.base, &restarted_log, "upload", |s| {
+        s["usage_backlog"] == 0
+    }));
     let server_db = server_data.join("licet.db");
     let rows = stored(&server_db);
     let numbers: Vec<i64> = rows.iter().map(|&(_, n)| n).collect();
