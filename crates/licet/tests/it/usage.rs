@@ -66,12 +66,7 @@ async fn brinkbyte_base(admin: &Client, tenant: &str) -> SubscriptionView {
 /// Polls the agent's status (real time, bounded) until `done` says so; on giving up,
 /// the agent's log (`log`) is shown with the status.
 #[allow(clippy::disallowed_methods)] // A watchdog in real time, not a product deadline.
-async fn wait_for(
-    base: &str,
-    log: &Path,
-    what: &str,
-    done: impl Fn(&serde_json::Value) -> bool,
-) {
+async fn wait_for(base: &str, log: &Path, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
     let started = std::time::Instant::now();
     loop {
         if let Ok(response) = reqwest::get(format!("{base}/v1/status")).await {

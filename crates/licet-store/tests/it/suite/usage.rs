@@ -158,11 +158,17 @@ pub async fn concurrent_batches_in_opposite_orders_both_succeed(store: Arc<dyn S
         let (one, two) = (one.unwrap(), two.unwrap());
         // Each id stored by exactly one of the two batches.
         for i in 0..16 {
-            assert!(one[i] ^ two[15 - i], "round {round}, id {i}: {one:?} {two:?}");
+            assert!(
+                one[i] ^ two[15 - i],
+                "round {round}, id {i}: {one:?} {two:?}"
+            );
         }
         expected += (1..=16u64).sum::<u64>();
     }
-    assert_eq!(store.usage_total(&t, None, "api_call").await.unwrap(), expected);
+    assert_eq!(
+        store.usage_total(&t, None, "api_call").await.unwrap(),
+        expected
+    );
 }
 
 pub async fn usage_series_buckets_by_window_and_narrows_by_device_and_camera(
