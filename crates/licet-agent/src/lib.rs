@@ -94,6 +94,8 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
             .routes(routes!(compat::brinkbyte_heartbeat))
             .routes(routes!(compat::brinkbyte_usage))
             .routes(routes!(compat::brinkbyte_cameras))
+            .routes(routes!(compat::bbvision_license))
+            .routes(routes!(compat::bbvision_growth_packs))
             .split_for_parts();
     let app = routes
         .layer(axum::Extension(licet_http::Document::new(&document)))

@@ -280,26 +280,125 @@ pub mod foxsight {
         pub available: bool,
     }
 
-    /// `GET /api/license/status` and `POST /api/license/validate` answer.
+    /// Foxsight's license object, as its UI reads it from activation and validation.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct License {
+        /// The key the device was activated with, masked but for its last characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub license_key: Option<String>,
+        /// `active`, `suspended`, `revoked`, `expired` or `degraded`.
+        pub status: String,
+        /// The plan.
+        pub tier: String,
+        /// End of the term (RFC 3339); left out when the term does not end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub expires_at: Option<String>,
+        /// Cameras allowed; left out when unlimited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_cameras: Option<u64>,
+        /// Users allowed; left out when unlimited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_users: Option<u64>,
+        /// Boolean features allowed now.
+        pub enabled_features: Vec<String>,
+    }
+
+    /// `GET /api/license/status` answer (Foxsight's `LicenseStatusResponse`, with
+    /// Licet's state beside it). Optional fields are left out, not `null`, when
+    /// they do not apply.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct LicenseStatus {
-        /// Whether the license gives full service now.
-        pub valid: bool,
-        /// Licet's state name.
+        /// Whether a license is installed.
+        pub has_license: bool,
+        /// `no_license`, `active` (full service) or `invalid`.
         pub status: String,
+        /// The activation key, masked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub license_key: Option<String>,
         /// The plan (Foxsight calls it tier).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub tier: Option<String>,
         /// End of the term.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub expires_at: Option<String>,
-        /// Maximum cameras.
-        pub max_cameras: Option<serde_json::Value>,
-        /// Enabled features.
+        /// Cameras allowed (left out when unlimited).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_cameras: Option<u64>,
+        /// Users allowed (left out when unlimited).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_users: Option<u64>,
+        /// Whether the device runs on its cached license past the refresh (Licet's
+        /// `stale`: full service while the server is away).
+        pub in_grace_period: bool,
+        /// When the grace ends (while in it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub grace_period_expires: Option<String>,
+        /// Last successful contact with the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub last_validated: Option<String>,
+        /// For people, when the status is not `active`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+        /// Why not `active`: `grace_period_expired`, `expired`, `suspended`,
+        /// `revoked`, `license_invalid`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// Licet's state name.
+        pub state: String,
+        /// Whether the license gives full service now.
+        pub valid: bool,
+        /// Boolean features allowed now.
         pub features: Vec<String>,
-        /// Whether the device works from a cached license (stale).
+        /// Whether the device is working without the server (stale or degraded).
         pub offline_mode: bool,
+    }
+
+    /// `POST /api/license/validate` answer (Foxsight's `LicenseValidationResponse`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Validation {
+        /// Whether the license gives full service now.
+        pub valid: bool,
+        /// The license, when valid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub license: Option<License>,
+        /// Whether the device runs on its cached license past the refresh.
+        pub in_grace_period: bool,
+        /// Until when the cached license serves without the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub valid_until: Option<String>,
+        /// When the grace ends (while in it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub grace_period_expires: Option<String>,
+        /// Why not valid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// For people, when not valid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+    }
+
+    /// `POST /api/license/activate` answer (Foxsight's `LicenseActivationResponse`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct Activated {
+        /// Always true here: a failure answers 400 with [`ActivationFailure`].
+        pub success: bool,
+        /// The license now installed.
+        pub license: License,
         /// For people.
         pub message: String,
+    }
+
+    /// A refused `POST /api/license/activate`: HTTP 400 with FastAPI's `{detail}`,
+    /// which Foxsight's UI shows, and Licet's `{error: {code, message}}` beside it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct ActivationFailure {
+        /// What went wrong, for people.
+        pub detail: String,
+        /// The stable code and message.
+        pub error: crate::wire::ErrorDetail,
     }
 }
 
@@ -340,23 +439,31 @@ pub mod brinkbyte {
         pub reason: Option<String>,
     }
 
-    /// One camera in `GET /api/v1/license/cameras`.
+    /// One camera in `GET /api/v1/license/cameras` (bbVision's `CameraLicenseStatus`).
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
     pub struct Camera {
         /// The camera.
         pub camera_id: String,
-        /// `licensed`, `trial` or `trial_expired`.
+        /// The tenant the license names (or the one asked for, before a license).
+        pub tenant_id: String,
+        /// `FREE_TRIAL`, `BASE_LICENSE` or `UNLICENSED` (a trial that ended).
         pub mode: String,
         /// Whether it is on a trial.
         pub is_trial: bool,
-        /// Days left.
+        /// Whole days left of its trial.
         pub days_remaining: Option<i64>,
-        /// Hours left.
+        /// Hours left beyond the whole days (0 to 23).
         pub hours_remaining: Option<i64>,
         /// Trial end.
         pub trial_expires_at: Option<String>,
         /// Whether the trial is over.
         pub is_expired: bool,
+        /// First registration on this device.
+        pub start_date: String,
+        /// End of its trial, or of the license's term.
+        pub end_date: Option<String>,
+        /// Growth packs (add-ons) that cover this camera.
+        pub enabled_growth_packs: Vec<String>,
     }
 
     /// `GET /api/v1/license/cameras` answer.
@@ -366,6 +473,8 @@ pub mod brinkbyte {
         pub cameras: Vec<Camera>,
         /// How many are registered.
         pub camera_count: u64,
+        /// How many of them are on a trial (ended or not).
+        pub trial_cameras: u64,
         /// The trial's camera limit (null when not on a trial).
         pub trial_limit: Option<u64>,
         /// Whether more cameras are registered than the trial allows.
@@ -381,6 +490,58 @@ pub mod brinkbyte {
         pub enabled: bool,
         /// Its value.
         pub value: serde_json::Value,
+    }
+
+    /// `GET /api/v1/billing/license/{tenant_id}` answer (bbVision's `LicenseStatus`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct BillingLicense {
+        /// The tenant the license names.
+        pub tenant_id: String,
+        /// `trial`, `base` or `unlicensed` (no license, or one that gives no service).
+        pub license_mode: String,
+        /// Whether the license gives full service now.
+        pub is_valid: bool,
+        /// Cameras registered.
+        pub active_cameras: u64,
+        /// The camera limit; `null` when unlimited.
+        pub cameras_allowed: Option<u64>,
+        /// The camera limit while on a trial (0 when not on one).
+        pub trial_max_cameras: u64,
+        /// Days left of the trial; `null` when not on one.
+        pub days_remaining: Option<i64>,
+        /// End of the term (left out before any license).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub valid_until: Option<String>,
+        /// Growth packs (add-ons) of the license.
+        pub enabled_growth_packs: Vec<String>,
+        /// The cameras.
+        pub cameras: Vec<BillingCamera>,
+    }
+
+    /// A camera in [`BillingLicense`].
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct BillingCamera {
+        /// The camera.
+        pub camera_id: String,
+        /// The tenant.
+        pub tenant_id: String,
+        /// `trial`, `base` or `unlicensed` (its trial ended).
+        pub mode: String,
+        /// First registration on this device.
+        pub start_date: String,
+        /// End of its trial, or of the license's term.
+        pub end_date: Option<String>,
+        /// Growth packs that cover it.
+        pub enabled_growth_packs: Vec<String>,
+    }
+
+    /// `GET /api/v1/billing/growth-packs/{tenant_id}` answer.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct EnabledGrowthPacks {
+        /// The tenant the license names.
+        pub tenant_id: String,
+        /// Growth packs (add-ons) of the license.
+        pub enabled_packs: Vec<String>,
     }
 
     /// `GET /api/v1/usage/summary` answer (usage metering arrives with the usage API).

@@ -1,5 +1,6 @@
 //! Per-camera trials: a camera on a trial license gets the trial's length from its first
-//! registration on the device, and that start never moves.
+//! registration on the device, and that start never moves; no camera's trial outlives
+//! the license's (a camera added on day 80 of a 90-day trial has 10 days).
 //!
 //! The agent persists the first registration time; this module only says what a given
 //! start means at a given time. A camera removed and registered again keeps its start,
@@ -39,9 +40,10 @@ pub struct CameraTrial {
     pub mode: CameraMode,
     /// End of the camera's trial (on a trial license).
     pub expires_at: Option<OffsetDateTime>,
-    /// Whole days left (0 once over).
+    /// Whole days left (0 once over): 79 with 79.5 days left.
     pub days_remaining: Option<i64>,
-    /// Whole hours left (0 once over).
+    /// Whole hours left beyond the whole days (0 to 23), as BrinkByte's camera listing
+    /// shows "79 days, 12 hours".
     pub hours_remaining: Option<i64>,
 }
 
@@ -68,8 +70,10 @@ pub fn camera_trial(
             hours_remaining: None,
         };
     };
-    let expires_at = crate::time_after(first_registered_at, Duration::days(trial.days.into()));
+    let expires_at = crate::time_after(first_registered_at, Duration::days(trial.days.into()))
+        .min(trial.ends_at);
     let left = (expires_at - now).max(Duration::ZERO);
+    let hours = left.whole_hours();
     CameraTrial {
         mode: if now >= expires_at {
             CameraMode::TrialExpired
@@ -77,8 +81,8 @@ pub fn camera_trial(
             CameraMode::Trial
         },
         expires_at: Some(expires_at),
-        days_remaining: Some(days_left(left)),
-        hours_remaining: Some(left.whole_hours()),
+        days_remaining: Some(hours / 24),
+        hours_remaining: Some(hours % 24),
     }
 }
 
@@ -97,12 +101,25 @@ mod tests {
 
     #[test]
     fn a_camera_trial_runs_from_its_first_registration() {
-        let first = datetime!(2026-02-01 0:00 UTC);
-        let t = camera_trial(Some(&trial()), first, datetime!(2026-02-11 12:00 UTC));
+        let first = datetime!(2026-01-01 0:00 UTC);
+        let t = camera_trial(Some(&trial()), first, datetime!(2026-01-11 12:00 UTC));
         assert_eq!(t.mode, CameraMode::Trial);
-        assert_eq!(t.expires_at, Some(datetime!(2026-05-02 0:00 UTC)));
-        assert_eq!(t.days_remaining, Some(80), "79.5 days left count as 80");
-        assert_eq!(t.hours_remaining, Some(79 * 24 + 12));
+        assert_eq!(t.expires_at, Some(datetime!(2026-04-01 0:00 UTC)));
+        assert_eq!(t.days_remaining, Some(79), "79.5 days left");
+        assert_eq!(t.hours_remaining, Some(12), "and 12 hours");
+    }
+
+    #[test]
+    fn a_camera_trial_never_outlives_the_license_trial() {
+        // Added on day 80 of the license's 90-day trial: 10 days, not 90.
+        let day_80 = datetime!(2026-01-01 0:00 UTC) + Duration::days(80);
+        let t = camera_trial(Some(&trial()), day_80, day_80);
+        assert_eq!(t.expires_at, Some(datetime!(2026-04-01 0:00 UTC)));
+        assert_eq!((t.days_remaining, t.hours_remaining), (Some(10), Some(0)));
+        let day_91 = datetime!(2026-01-01 0:00 UTC) + Duration::days(91);
+        let t = camera_trial(Some(&trial()), day_80, day_91);
+        assert_eq!(t.mode, CameraMode::TrialExpired);
+        assert_eq!((t.days_remaining, t.hours_remaining), (Some(0), Some(0)));
     }
 
     #[test]

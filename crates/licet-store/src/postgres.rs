@@ -151,6 +151,17 @@ fn stamp(at: OffsetDateTime) -> Stamp {
 
 const FOR_UPDATE: &str = " FOR UPDATE";
 
+/// This transaction's commit returns once its commit record is written, without
+/// waiting for the WAL flush. Used only where a synchronous commit of the same request
+/// follows before anything is answered: WAL is flushed in order, so that commit's
+/// flush makes this one durable too, and a crash before it loses both.
+async fn commit_without_flush(tx: &mut Connection) -> Result<(), StoreError> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Tells every replica, at this transaction's commit, that caches are stale.
 async fn announce(store: &PgStore, tx: &mut Connection) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, '')")

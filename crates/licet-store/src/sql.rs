@@ -12,6 +12,9 @@
 //!   order is time order);
 //! - `FOR_UPDATE`: the row lock a read-then-write transaction takes (PostgreSQL locks
 //!   the row; SQLite already holds the database's write lock);
+//! - `commit_without_flush`: a commit that need not wait for its WAL flush because a
+//!   synchronous commit of the same request follows (activation's slot; nothing on
+//!   SQLite);
 //! - `serialise`: what orders two transactions that have no row to lock (a PostgreSQL
 //!   advisory lock; nothing on SQLite, for the same reason);
 //! - `clamped_sum`, `clamped_signed_sum`, `compare_times`, `json_text_rows`: SQL
@@ -332,6 +335,13 @@ macro_rules! written_once {
                     }
                     Some(_) => {}
                 }
+                // The subscription's row is held from the slot's update to this
+                // commit, so this commit does not wait for its WAL flush: the
+                // credential's synchronous commit below flushes the WAL past it
+                // (the log is flushed in order), and only then is the device
+                // answered. Concurrent activations of one subscription so queue
+                // behind a commit record, not behind a disk flush each.
+                commit_without_flush(&mut tx).await?;
                 let row: DeviceRow = sqlx::query_as(&format!(
                     "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, \
                      public_key, hardware, status, created_at) \
@@ -356,11 +366,9 @@ macro_rules! written_once {
                         }
                     })
                 })?;
-                insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
                 // The slot is taken last, so the subscription's row is held only for
-                // the commit: concurrent activations do not queue behind each
-                // other's inserts. Beyond the limit the update matches nothing and
-                // the transaction is dropped, taking the device with it.
+                // the commit. Beyond the limit the update matches nothing and the
+                // transaction is dropped, taking the device with it.
                 let taken: Option<i64> = sqlx::query_scalar(
                     "UPDATE subscriptions SET active_devices = active_devices + 1 \
                      WHERE id = $1 AND active_devices < $2 RETURNING active_devices",
@@ -372,6 +380,27 @@ macro_rules! written_once {
                 if taken.is_none() {
                     return Ok(Activation::TooManyDevices { max_devices });
                 }
+                tx.commit().await?;
+                // The token, in a transaction of its own that commits synchronously.
+                // A crash before it leaves a device with no token, in its slot; the
+                // device's next activation (same fingerprint) finds it and takes the
+                // re-activation path, which issues one. The device row is locked as
+                // a re-activation locks it, so a re-activation racing this one
+                // revokes this token or has its own revoked: one token stays alive.
+                let mut tx = store.write().await?;
+                sqlx::query(&format!("SELECT id FROM devices WHERE id = $1{FOR_UPDATE}"))
+                    .bind(new.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 \
+                     AND kind = 'device' AND revoked_at IS NULL",
+                )
+                .bind(new.now)
+                .bind(new.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
                 tx.commit().await?;
                 Ok(Activation::Created(row.try_into()?))
             }

@@ -86,6 +86,13 @@ async fn serialise(_tx: &mut Connection, _key: &str) -> Result<(), StoreError> {
 /// Nothing to lock, for the same reason.
 const FOR_UPDATE: &str = "";
 
+/// Nothing to relax: SQLite's commit holds the one write lock either way, and the
+/// next write transaction waits for it regardless.
+#[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin sets synchronous_commit
+async fn commit_without_flush(_tx: &mut Connection) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// Nothing to tell: no other process serves this file (see [`Changes::hearing`]).
 #[allow(clippy::unused_async)] // the PostgreSQL twin sends a NOTIFY
 async fn announce(_store: &SqliteStore, _tx: &mut Connection) -> Result<(), StoreError> {

@@ -21,6 +21,21 @@ impl Agent {
             })
     }
 
+    /// A limit of the license by feature key (`max_users`): `None` when the license
+    /// has no such limit or it is unlimited.
+    pub fn finite_limit(&self, current: &Current, feature: &str) -> Option<u64> {
+        match current.snapshot.check(feature).value {
+            Some(licet_core::snapshot::Value::Amount(Amount::Finite(n))) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The masked key the device was last activated with online, for the products'
+    /// screens (see [`key_hint`]).
+    pub fn license_key_hint(&self) -> Result<Option<String>> {
+        Ok(self.inner.db.meta(KEY_HINT)?)
+    }
+
     /// Registers a camera against the camera limit, atomically.
     pub fn register_camera(&self, camera_id: &str, name: Option<&str>) -> Result<CameraAnswer> {
         let current = self.current();
@@ -99,7 +114,7 @@ impl Agent {
         camera_trial(
             current.license.as_ref().and_then(|l| l.trial.as_ref()),
             camera.first_registered_at,
-            current.report.effective_now,
+            self.timer_now(current),
         )
     }
 

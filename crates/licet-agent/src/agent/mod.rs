@@ -77,6 +77,21 @@ impl Current {
     }
 }
 
+/// The agent database's meta key of the masked activation key.
+const KEY_HINT: &str = "license_key_hint";
+
+/// A license key masked for display: its last four characters, the rest as `*`
+/// (a short key is masked whole). `FXSGHT-ABCD-1234` → `************1234`.
+pub fn key_hint(key: &str) -> String {
+    let key = key.trim();
+    let count = key.chars().count();
+    let shown = if count >= 12 { 4 } else { 0 };
+    key.chars()
+        .enumerate()
+        .map(|(i, c)| if i + shown >= count { c } else { '*' })
+        .collect()
+}
+
 /// A definite verdict as stored.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct StoredVerdict {
@@ -290,6 +305,14 @@ impl Agent {
     /// The clock.
     pub fn now(&self) -> OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// Now, for timers shown to people (days left of a trial): the clock, never
+    /// behind the time the state was last evaluated at (a clock set back moves no
+    /// timer back). The snapshot's own `effective_now` is only as fresh as its last
+    /// evaluation, which happens when the state changes, not every hour.
+    pub fn timer_now(&self, current: &Current) -> OffsetDateTime {
+        self.inner.clock.now().max(current.report.effective_now)
     }
 
     /// The in-process entitlement API.
@@ -541,4 +564,16 @@ fn detail(p: &Persisted, report: &StateReport, sync: &SyncStatus) -> String {
         text.push_str("; WARNING: development mode (dev_trust_on_first_use): this device trusts whatever server it first reached, so anyone who can redirect it can license it");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_hint;
+
+    #[test]
+    fn a_key_hint_shows_only_the_last_four_characters_of_a_long_key() {
+        assert_eq!(key_hint(" FXSGHT-ABCD-1234 "), "************1234");
+        assert_eq!(key_hint("short-key"), "*********");
+        assert_eq!(key_hint(""), "");
+    }
 }

@@ -111,6 +111,19 @@ impl Agent {
             Origin::Server,
         )
         .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
+        // What the products' screens show as "the license key": enough to tell keys
+        // apart, not enough to use one.
+        self.inner
+            .db
+            .set_meta(&[(KEY_HINT, Some(&key_hint(license_key)))])
+            .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
+        {
+            // An activation is a successful contact, as a refresh is.
+            let mut sync = lock(&self.inner.sync);
+            sync.last_success = Some(self.inner.clock.now());
+            sync.last_error = None;
+            sync.failures = 0;
+        }
         tracing::info!(
             device = %response.device_id,
             plan = %payload.plan,

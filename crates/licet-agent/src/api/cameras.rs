@@ -46,6 +46,18 @@ pub fn register(
         CameraAnswer::Created(row) => Ok((StatusCode::CREATED, camera_view(agent, &current, &row))),
         CameraAnswer::Existing(row) => Ok((StatusCode::OK, camera_view(agent, &current, &row))),
         CameraAnswer::LimitReached { registered, limit } => {
+            // An ended trial is why there is no room: say so, not "0 of 0".
+            if let Some(trial) = current.license.as_ref().and_then(|l| l.trial.as_ref())
+                && current.report.effective_now >= trial.ends_at
+            {
+                return Err(ApiError::Refused {
+                    code: "trial_expired".into(),
+                    message: format!(
+                        "the trial ended at {}: no camera can be added until the subscription is converted to a paid plan",
+                        licet_core::time_text(trial.ends_at)
+                    ),
+                });
+            }
             let limit = match limit {
                 Amount::Finite(n) => n.to_string(),
                 Amount::Unlimited => "unlimited".into(),

@@ -93,7 +93,7 @@ pub fn status_view(agent: &Agent) -> Result<StatusView, ApiError> {
     let sync = agent.sync_status();
     let cameras = agent.cameras()?.len() as u64;
     let license = current.license.as_ref();
-    let now = current.report.effective_now;
+    let now = agent.timer_now(&current);
     Ok(StatusView {
         state: current.report.state.as_str().to_owned(),
         detail: current.detail.clone(),
@@ -129,11 +129,24 @@ pub async fn status(State(s): State<ApiState>) -> Result<Json<StatusView>, ApiEr
     Ok(Json(status_view(&s.agent)?))
 }
 
-/// `GET /health`: the agent answers (whatever the license state).
-#[utoipa::path(get, path = "/health", tag = "status", security(()), responses((status = 200, description = "`{status, state}`: the agent answers, whatever the license state", body = Object)))]
+/// `GET /health`: the agent answers (whatever the license state), in the shape of
+/// Foxsight's license client's health check (`status: healthy`, `service`, `version`,
+/// `installationId` = the device id once activated, `hardwareId` = the fingerprint)
+/// with Licet's state beside it.
+#[utoipa::path(get, path = "/health", tag = "status", security(()), responses((status = 200, description = "`{status, service, version, installationId?, hardwareId, state}`: the agent answers, whatever the license state", body = Object)))]
 pub async fn health(State(s): State<ApiState>) -> Json<serde_json::Value> {
-    let state = s.agent.current().report.state;
-    Json(serde_json::json!({ "status": "ok", "state": state.as_str() }))
+    let current = s.agent.current();
+    let mut body = serde_json::json!({
+        "status": "healthy",
+        "service": "licet-agent",
+        "version": env!("CARGO_PKG_VERSION"),
+        "hardwareId": s.agent.fingerprint().value,
+        "state": current.report.state.as_str(),
+    });
+    if let Some(device) = &current.device_id {
+        body["installationId"] = serde_json::Value::String(device.clone());
+    }
+    Json(body)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -319,7 +319,7 @@ async fn foxsight_and_brinkbyte_applications_get_their_own_shapes() {
     assert_eq!(validate["valid"], true);
     let (code, health) = api.get("/health").await;
     assert_eq!(code, 200);
-    assert_eq!(health["status"], "ok");
+    assert_eq!(health["status"], "healthy");
     let (_, heartbeat) = api
         .post("/api/license/heartbeat", serde_json::json!({}))
         .await;

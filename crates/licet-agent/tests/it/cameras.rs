@@ -130,11 +130,24 @@ async fn a_camera_trial_starts_once_and_never_restarts() {
     assert_eq!(listing["camera_count"], 1);
     assert_eq!(listing["trial_limit"], 2);
     assert_eq!(listing["is_trial_limit_exceeded"], false);
-    assert_eq!(listing["cameras"][0]["mode"], "trial");
+    assert_eq!(listing["cameras"][0]["mode"], "FREE_TRIAL");
     assert_eq!(listing["cameras"][0]["is_trial"], true);
     assert_eq!(listing["cameras"][0]["days_remaining"], 60);
-    assert_eq!(listing["cameras"][0]["hours_remaining"], 60 * 24);
+    assert_eq!(
+        listing["cameras"][0]["hours_remaining"], 0,
+        "60 days and 0 hours"
+    );
     assert_eq!(listing["cameras"][0]["is_expired"], false);
+    // What bbVision's license card reads besides.
+    assert_eq!(listing["trial_cameras"], 1, "{listing}");
+    let camera = &listing["cameras"][0];
+    assert!(
+        camera["tenant_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "{camera}"
+    );
+    assert_eq!(camera["start_date"], first["first_registered_at"]);
+    assert_eq!(camera["end_date"], first["trial_expires_at"]);
+    assert!(camera["enabled_growth_packs"].is_array(), "{camera}");
     api.stop().await;
 }
 
@@ -169,5 +182,105 @@ async fn a_camera_whose_trial_ended_is_refused_by_checks_that_name_it() {
         )
         .await;
     assert_eq!(unknown["reason"], "camera_not_registered", "{unknown}");
+    api.stop().await;
+}
+
+/// BrinkByte's trial is 90 days for the license; a camera's own timer never outlives
+/// it (its product document counts days and the hours within the day).
+#[tokio::test]
+async fn a_camera_added_late_in_a_trial_gets_what_is_left_of_it() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("trial-box-3");
+    let agent = offline_agent(
+        &device,
+        "brinkbyte-vision",
+        trial("base"),
+        clock.clone(),
+        |_| {},
+    );
+    let api = LocalApi::start(agent).await;
+    clock.advance(Duration::days(80));
+    let (status, late) = api
+        .post("/v1/cameras", serde_json::json!({"camera_id": "late"}))
+        .await;
+    assert_eq!(status, 201, "{late}");
+    assert_eq!(late["days_remaining"], 10, "{late}");
+    assert_eq!(late["hours_remaining"], 0, "{late}");
+    clock.advance(Duration::hours(30));
+    let (_, listing) = api.get("/api/v1/license/cameras").await;
+    let camera = &listing["cameras"][0];
+    assert_eq!(
+        (&camera["days_remaining"], &camera["hours_remaining"]),
+        (&serde_json::json!(8), &serde_json::json!(18)),
+        "8 days and 18 hours: {listing}"
+    );
+
+    // Day 91: the trial is over; a new camera is refused for that reason.
+    clock.advance(Duration::days(11) - Duration::hours(30));
+    let (status, refused) = api
+        .post("/v1/cameras", serde_json::json!({"camera_id": "later"}))
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "trial_expired", "{refused}");
+    let (_, validation) = api
+        .post("/api/v1/license/validate/later", serde_json::json!({}))
+        .await;
+    assert_eq!(validation["valid"], false, "{validation}");
+    assert_eq!(validation["mode"], "trial_expired", "{validation}");
+    api.stop().await;
+}
+
+/// bbVision's license page and pipeline builder, replayed: they ask with placeholder
+/// tenant ids (`tenant-123`) and read every field below.
+#[tokio::test]
+async fn bbvision_reads_the_license_and_growth_packs_of_the_device() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("bbvision-box");
+    let agent = offline_agent(
+        &device,
+        "brinkbyte-vision",
+        trial("base"),
+        clock.clone(),
+        |_| {},
+    );
+    let tenant = agent.current().license.as_ref().unwrap().tenant.to_string();
+    let api = LocalApi::start(agent).await;
+    let (status, _) = api
+        .post("/v1/cameras", serde_json::json!({"camera_id": "gate"}))
+        .await;
+    assert_eq!(status, 201);
+    clock.advance(Duration::hours(12));
+
+    let (code, license) = api.get("/api/v1/billing/license/tenant-123").await;
+    assert_eq!(code, 200, "{license}");
+    assert_eq!(license["tenant_id"], tenant.as_str());
+    assert_eq!(license["license_mode"], "trial");
+    assert_eq!(license["is_valid"], true);
+    assert_eq!(license["active_cameras"], 1);
+    assert_eq!(license["cameras_allowed"], 2);
+    assert_eq!(license["trial_max_cameras"], 2);
+    assert_eq!(
+        license["days_remaining"], 90,
+        "89.5 days: a started day counts"
+    );
+    assert!(license["valid_until"].is_string(), "{license}");
+    assert!(license["enabled_growth_packs"].is_array());
+    let camera = &license["cameras"][0];
+    assert_eq!(camera["camera_id"], "gate");
+    assert_eq!(camera["tenant_id"], tenant.as_str());
+    assert_eq!(camera["mode"], "trial");
+    assert!(camera["start_date"].is_string() && camera["end_date"].is_string());
+    assert!(camera["enabled_growth_packs"].is_array());
+
+    let (code, packs) = api.get("/api/v1/billing/growth-packs/default").await;
+    assert_eq!(code, 200, "{packs}");
+    assert!(packs["enabled_packs"].is_array(), "{packs}");
+
+    // After the trial: unlicensed, not valid, the camera unlicensed too.
+    clock.advance(Duration::days(90));
+    let (_, license) = api.get("/api/v1/billing/license/default").await;
+    assert_eq!(license["license_mode"], "unlicensed", "{license}");
+    assert_eq!(license["is_valid"], false);
+    assert_eq!(license["cameras"][0]["mode"], "unlicensed");
     api.stop().await;
 }

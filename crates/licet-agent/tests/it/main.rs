@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod cameras;
 mod conformance;
+mod foxsight;
 mod migrations;
 mod offline;
 mod openfeature;

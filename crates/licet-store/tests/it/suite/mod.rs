@@ -336,6 +336,13 @@ pub async fn concurrent_activations_of_one_fingerprint_make_one_device(store: Ar
     }
     assert_eq!(created, 1);
     assert_eq!(store.list_devices(&t).await.unwrap().len(), 1);
+    // Whatever order the attempts' token writes landed in, one token is alive.
+    let mut alive = 0;
+    for i in 0..12 {
+        let token = store.find_credential(&format!("tok-d{i}")).await.unwrap();
+        alive += usize::from(token.revoked_at.is_none());
+    }
+    assert_eq!(alive, 1, "one live token for one device");
     // One slot taken: two other boxes fit under a limit of three, a third does not.
     for (id, fingerprint) in [("x1", "box-1"), ("x2", "box-2")] {
         let outcome = store
