@@ -113,6 +113,43 @@ fn main() {
         |b, payload| b.iter(|| public.verify(black_box(payload), &signature).is_ok()),
     );
     group.finish();
+
+    // Issuance, as a refresh does it: resolve, serialize, sign, armor; next to a raw
+    // Ed25519 signature of the same payload bytes.
+    let mut group = criterion.benchmark_group("issue");
+    let mut sequence = 1;
+    group.bench_function("license", |b| {
+        b.iter(|| {
+            sequence += 1;
+            license::issue(
+                &IssueRequest {
+                    catalog: &catalog,
+                    subscription: &subscription,
+                    license_id: LicenseId::new("lic_bench"),
+                    tenant: TenantId::new("tenant"),
+                    device: DeviceId::new("device"),
+                    fingerprint: "fp",
+                    issued_at: datetime!(2026-01-01 00:00 UTC),
+                    term_ends_at: None,
+                    trial_started_at: None,
+                    sequence: black_box(sequence),
+                    grace: None,
+                    refresh: None,
+                },
+                &key,
+            )
+            .is_ok()
+        })
+    });
+    group.bench_function("resolve", |b| {
+        b.iter(|| catalog.resolve(black_box(&subscription)).is_ok())
+    });
+    group.bench_with_input(
+        BenchmarkId::new("raw_ed25519_sign", payload.len()),
+        &payload,
+        |b, payload| b.iter(|| key.sign(black_box(payload))),
+    );
+    group.finish();
     criterion.final_summary();
 
     println!("\n== licet-core summary (same run, same machine) ==");
@@ -136,6 +173,19 @@ fn main() {
             payload.len(),
             raw / 1000.0,
             verify / raw
+        );
+    }
+    let issue = estimate("issue/license");
+    let resolve = estimate("issue/resolve");
+    let sign = estimate(&format!("issue/raw_ed25519_sign/{}", payload.len()));
+    if let (Some(issue), Some(resolve), Some(sign)) = (issue, resolve, sign) {
+        println!(
+            "license issue   {:>10.1} us   (resolve {:.1} us)   raw ed25519 sign of the same {} bytes {:>8.1} us   ratio {:.2}x",
+            issue / 1000.0,
+            resolve / 1000.0,
+            payload.len(),
+            sign / 1000.0,
+            issue / sign
         );
     }
 }

@@ -9,11 +9,12 @@
 use crate::catalog::Catalog;
 use crate::entitlements::{DegradationPolicy, Entitlements};
 use crate::ids::{DeviceId, LicenseId, PlanId, ProductId, TenantId};
-use crate::resolve::{AddonGrant, ResolveError, Subscription};
+use crate::resolve::{AddonGrant, Resolution, ResolveError, Subscription};
 use crate::signing::{Armored, EnvelopeError, KeyId, Keyring, seal, to_hex};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// The armor label of a license document.
@@ -46,8 +47,8 @@ pub struct LicensePayload {
     /// Add-ons with quantities.
     #[serde(default)]
     pub addons: Vec<AddonGrant>,
-    /// The resolved entitlements.
-    pub entitlements: Entitlements,
+    /// The resolved entitlements (serialized as the value itself).
+    pub entitlements: Arc<Entitlements>,
     /// Trial details, when the plan was taken as a trial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<TrialInfo>,
@@ -69,7 +70,7 @@ pub struct LicensePayload {
     /// Per-device monotonic sequence; an agent refuses anything older than it has seen.
     pub sequence: u64,
     /// What stays on in each non-active state.
-    pub degradation: DegradationPolicy,
+    pub degradation: Arc<DegradationPolicy>,
 }
 
 impl LicensePayload {
@@ -163,6 +164,18 @@ pub enum IssueError {
 /// Resolves and signs a license. Deterministic given its inputs.
 pub fn issue(request: &IssueRequest<'_>, key: &SigningKey) -> Result<SignedLicense, IssueError> {
     let resolution = request.catalog.resolve(request.subscription)?;
+    issue_resolved(request, &resolution, key)
+}
+
+/// [`issue`] with the subscription already resolved against `request.catalog` (an
+/// issuer that signs many licenses for one subscription resolves it once). The
+/// resolution must be `request.catalog.resolve(request.subscription)`: the document
+/// says it came from that catalog.
+pub fn issue_resolved(
+    request: &IssueRequest<'_>,
+    resolution: &Resolution,
+    key: &SigningKey,
+) -> Result<SignedLicense, IssueError> {
     let issued_at = request.issued_at;
     let trial = resolution.trial_days.map(|days| {
         let started_at = request.trial_started_at.unwrap_or(issued_at);
@@ -199,7 +212,7 @@ pub fn issue(request: &IssueRequest<'_>, key: &SigningKey) -> Result<SignedLicen
         },
         plan: request.subscription.plan.clone(),
         addons: request.subscription.addons.clone(),
-        entitlements: resolution.entitlements,
+        entitlements: resolution.entitlements.clone(),
         trial,
         issued_at,
         not_before: issued_at,
@@ -207,7 +220,7 @@ pub fn issue(request: &IssueRequest<'_>, key: &SigningKey) -> Result<SignedLicen
         refresh_after: crate::time_after(issued_at, refresh),
         offline_grace_until: crate::time_after(issued_at, grace),
         sequence: request.sequence,
-        degradation: resolution.degradation,
+        degradation: resolution.degradation.clone(),
     };
     let bytes = serde_json::to_vec(&payload)?;
     Ok(SignedLicense {

@@ -15,9 +15,10 @@ use crate::entitlements::{ClassRules, DegradationPolicy, Entitlements, Grant, St
 use crate::ids::{AddonId, FeatureKey, ModuleId, PlanId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What a customer bought, in catalog terms.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Subscription {
     /// The plan (tier).
     pub plan: PlanId,
@@ -45,7 +46,7 @@ impl Subscription {
 }
 
 /// One add-on and how many of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AddonGrant {
     /// The add-on.
     pub id: AddonId,
@@ -117,10 +118,11 @@ pub enum ResolveError {
 /// A subscription resolved against its catalog.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolution {
-    /// What the license will grant.
-    pub entitlements: Entitlements,
+    /// What the license will grant (shared: every license of the subscription carries
+    /// the same, so an issuer may keep one resolution for many documents).
+    pub entitlements: Arc<Entitlements>,
     /// What stays on in each degraded state.
-    pub degradation: DegradationPolicy,
+    pub degradation: Arc<DegradationPolicy>,
     /// The lease and default term that apply to this plan.
     pub lease: LeaseSpec,
     /// The trial length in days, when taken as a trial.
@@ -281,14 +283,14 @@ impl Catalog {
             .collect();
 
         Ok(Resolution {
-            entitlements: Entitlements {
+            entitlements: Arc::new(Entitlements {
                 features,
                 modules,
                 classes,
                 components: spec.components.clone(),
                 max_devices,
-            },
-            degradation: self.degradation_policy(),
+            }),
+            degradation: Arc::new(self.degradation_policy()),
             lease,
             trial_days,
         })

@@ -76,13 +76,49 @@ where
     F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    let (latencies, elapsed) = load_for(request, RUN).await;
+    stats(latencies, elapsed)
+}
+
+/// Runs `a` and `b` in turns of `RUN / ROUNDS` each until each has run for `RUN`, so
+/// that drift in the machine's speed during the run (other tenants, a checkpoint)
+/// falls on both alike: for a ratio of two figures from the same run.
+async fn load_interleaved<A, FA, B, FB>(a: A, b: B) -> (Stats, Stats)
+where
+    A: Fn(usize) -> FA + Send + Sync + Clone + 'static,
+    FA: std::future::Future<Output = ()> + Send,
+    B: Fn(usize) -> FB + Send + Sync + Clone + 'static,
+    FB: std::future::Future<Output = ()> + Send,
+{
+    const ROUNDS: u32 = 10;
+    let turn = RUN / ROUNDS;
+    let (mut a_latencies, mut a_time) = (Vec::new(), Duration::ZERO);
+    let (mut b_latencies, mut b_time) = (Vec::new(), Duration::ZERO);
+    for _ in 0..ROUNDS {
+        let (latencies, elapsed) = load_for(a.clone(), turn).await;
+        a_latencies.extend(latencies);
+        a_time += elapsed;
+        let (latencies, elapsed) = load_for(b.clone(), turn).await;
+        b_latencies.extend(latencies);
+        b_time += elapsed;
+    }
+    (stats(a_latencies, a_time), stats(b_latencies, b_time))
+}
+
+/// Runs `request` from `CONCURRENCY` workers for `run`: every latency, and the time
+/// taken.
+async fn load_for<F, Fut>(request: F, run: Duration) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let start = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|worker| {
             let request = request.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                while start.elapsed() < RUN {
+                while start.elapsed() < run {
                     let t = Instant::now();
                     request(worker).await;
                     latencies.push(t.elapsed());
@@ -95,7 +131,7 @@ where
     for worker in workers {
         all.extend(worker.await.unwrap());
     }
-    stats(all, start.elapsed())
+    (all, start.elapsed())
 }
 
 async fn bare_server() -> String {
@@ -240,7 +276,7 @@ async fn run() {
     let refresh = {
         let (http, base, devices, held) =
             (http.clone(), base.clone(), devices.clone(), held.clone());
-        load(move |worker| {
+        move |worker: usize| {
             let (http, base, devices, held) =
                 (http.clone(), base.clone(), devices.clone(), held.clone());
             async move {
@@ -257,15 +293,15 @@ async fn run() {
                 assert!(refreshed.sequence > held[worker].load(Ordering::Relaxed));
                 held[worker].store(refreshed.sequence, Ordering::Relaxed);
             }
-        })
-        .await
+        }
     };
 
-    // Baseline: a bare axum JSON handler, same client, same concurrency.
+    // Baseline: a bare axum JSON handler, same client, same concurrency, measured in
+    // turns with the refresh.
     let bare_base = bare_server().await;
     let bare = {
         let http = http.clone();
-        load(move |_| {
+        move |_: usize| {
             let (http, bare_base) = (http.clone(), bare_base.clone());
             async move {
                 let response = http
@@ -277,9 +313,9 @@ async fn run() {
                 assert!(response.status().is_success());
                 response.bytes().await.unwrap();
             }
-        })
-        .await
+        }
     };
+    let (refresh, bare) = load_interleaved(refresh, bare).await;
 
     // Heartbeats of a subscription with quotas (BrinkByte Vision: api_calls monthly),
     // first with no usage stored, then with a month's worth: the quota status in each

@@ -31,11 +31,23 @@ pub async fn license_for(
     floor: Floor,
 ) -> Result<(String, u64), ApiError> {
     let catalog = state.catalog(&subscription.product).await?;
+    let bought = bought(subscription);
+    // A subscription that no longer resolves (its plan was removed from a newer catalog)
+    // is a vendor-side inconsistency the device cannot fix.
+    let unfit = |e: &dyn std::fmt::Display| ApiError::Conflict {
+        code: "subscription_invalid",
+        message: format!(
+            "the subscription no longer fits the product's catalog: {e}; change its plan"
+        ),
+    };
+    let resolution = state
+        .resolution(&catalog, &bought)?
+        .map_err(|e| unfit(&e))?;
     let sequence = state.sequences.above(state.store.as_ref(), floor).await?;
-    let signed = license::issue(
+    let signed = license::issue_resolved(
         &IssueRequest {
             catalog: &catalog,
-            subscription: &bought(subscription),
+            subscription: &bought,
             license_id: LicenseId::new(licet_host::random::id("lic_").map_err(ApiError::internal)?),
             tenant: subscription.tenant.clone(),
             device: device.id.clone(),
@@ -47,16 +59,10 @@ pub async fn license_for(
             grace: None,
             refresh: None,
         },
+        &resolution,
         state.signer.key(),
     )
-    // A subscription that no longer resolves (its plan was removed from a newer catalog)
-    // is a vendor-side inconsistency the device cannot fix.
-    .map_err(|e| ApiError::Conflict {
-        code: "subscription_invalid",
-        message: format!(
-            "the subscription no longer fits the product's catalog: {e}; change its plan"
-        ),
-    })?;
+    .map_err(ApiError::internal)?;
     bump(&state.metrics.licenses_issued);
     Ok((state.signer.bundle(&signed.armored), sequence))
 }

@@ -93,6 +93,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         limiter: limits::Limiter::new(config.rate_limits, redis),
         clock,
         catalogs: Default::default(),
+        resolutions: Default::default(),
         revisions: Default::default(),
         sessions,
         sequences: Default::default(),

@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::signer::Signer;
 use licet_core::catalog::Catalog;
 use licet_core::ids::ProductId;
+use licet_core::resolve::{Resolution, ResolveError, Subscription};
 use licet_host::clock::Clock;
 use licet_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -18,6 +19,15 @@ pub type CatalogCache = RwLock<HashMap<(ProductId, i64), Arc<Catalog>>>;
 /// generation seen before reading it: an upload through any replica moves the
 /// generation (see [`licet_store::Changes`]), so the revision is read again after it.
 pub type RevisionCache = RwLock<HashMap<ProductId, (i64, u64)>>;
+
+/// Resolved subscriptions by (product, catalog version, what was bought). A catalog
+/// version names one immutable text (a different text under a taken version is
+/// refused), and resolution is pure, so an entry never goes stale; the map is emptied
+/// when it grows past [`RESOLUTIONS_MAX`] entries.
+pub type ResolutionCache = RwLock<HashMap<(ProductId, String, Subscription), Arc<Resolution>>>;
+
+/// Entries the resolution cache holds at most (distinct plans × add-on mixes in use).
+pub const RESOLUTIONS_MAX: usize = 10_000;
 
 /// Shared handler state.
 #[derive(Clone)]
@@ -33,6 +43,9 @@ pub struct AppState {
     pub catalogs: Arc<CatalogCache>,
     /// The newest revision of each product, trusted until the store changes.
     pub revisions: Arc<RevisionCache>,
+    /// Subscriptions resolved against catalogs, shared by every license issued for
+    /// them.
+    pub resolutions: Arc<ResolutionCache>,
     /// Device sessions, trusted until the store changes.
     pub sessions: Arc<crate::sessions::Sessions>,
     /// This replica's block of license sequence numbers.
@@ -104,5 +117,37 @@ impl AppState {
             .map_err(ApiError::internal)?
             .insert((product.clone(), record.revision), catalog.clone());
         Ok(catalog)
+    }
+
+    /// `subscription` resolved against `catalog`, from the cache when it was resolved
+    /// before.
+    pub fn resolution(
+        &self,
+        catalog: &Catalog,
+        subscription: &Subscription,
+    ) -> Result<Result<Arc<Resolution>, ResolveError>, ApiError> {
+        let key = (
+            catalog.product().clone(),
+            catalog.version().to_owned(),
+            subscription.clone(),
+        );
+        if let Some(hit) = self
+            .resolutions
+            .read()
+            .map_err(ApiError::internal)?
+            .get(&key)
+        {
+            return Ok(Ok(hit.clone()));
+        }
+        let resolution = match catalog.resolve(subscription) {
+            Ok(resolution) => Arc::new(resolution),
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut cache = self.resolutions.write().map_err(ApiError::internal)?;
+        if cache.len() >= RESOLUTIONS_MAX {
+            cache.clear();
+        }
+        cache.insert(key, resolution.clone());
+        Ok(Ok(resolution))
     }
 }
