@@ -13,6 +13,7 @@ use crate::changes::Changes;
 use crate::error::StoreError;
 use crate::model::DeviceUsageEvent;
 use crate::usage::UsageOwner;
+use licet_core::ids::DeviceId;
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::collections::HashSet;
@@ -151,13 +152,20 @@ fn stamp(at: OffsetDateTime) -> Stamp {
 
 const FOR_UPDATE: &str = " FOR UPDATE";
 
-/// This transaction's commit returns once its commit record is written, without
-/// waiting for the WAL flush. Used only where a synchronous commit of the same request
-/// follows before anything is answered: WAL is flushed in order, so that commit's
-/// flush makes this one durable too, and a crash before it loses both.
-async fn commit_without_flush(tx: &mut Connection) -> Result<(), StoreError> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
+/// A select-list column that makes the reading transaction's commit return once its
+/// commit record is written, without waiting for the WAL flush (the setting is
+/// transaction-local). Used only where [`make_durable`] follows before anything is
+/// answered.
+const NO_FLUSH_COLUMN: &str = "set_config('synchronous_commit', 'off', true)";
+
+/// Flushes the WAL past an activation committed without a flush: a one-row write to
+/// its device (a transaction that writes nothing commits without flushing, even
+/// synchronously), committed synchronously. WAL is flushed in order, so this flush
+/// makes the earlier commit durable too.
+async fn make_durable(store: &PgStore, device: &DeviceId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE devices SET status = status WHERE id = $1")
+        .bind(device.as_str())
+        .execute(&store.pool)
         .await?;
     Ok(())
 }

@@ -12,9 +12,10 @@
 //!   order is time order);
 //! - `FOR_UPDATE`: the row lock a read-then-write transaction takes (PostgreSQL locks
 //!   the row; SQLite already holds the database's write lock);
-//! - `commit_without_flush`: a commit that need not wait for its WAL flush because a
-//!   synchronous commit of the same request follows (activation's slot; nothing on
-//!   SQLite);
+//! - `NO_FLUSH_COLUMN`, `make_durable`: a column whose evaluation makes the
+//!   transaction's commit not wait for its WAL flush, and the synchronous one-row write
+//!   after it that flushes the log past it before the request is answered
+//!   (activation; nothing on SQLite);
 //! - `serialise`: what orders two transactions that have no row to lock (a PostgreSQL
 //!   advisory lock; nothing on SQLite, for the same reason);
 //! - `clamped_sum`, `clamped_signed_sum`, `compare_times`, `json_text_rows`: SQL
@@ -279,19 +280,45 @@ macro_rules! written_once {
                 max_devices: u32,
             ) -> Result<Activation, StoreError> {
                 let mut tx = store.write().await?;
-                // The same fingerprint again: a re-activation, which takes no slot.
-                // The device row is locked so two re-activations of one device
-                // cannot both leave a token alive.
-                let existing: Option<(String, Option<String>)> = sqlx::query_as(&format!(
-                    "SELECT id, public_key FROM devices WHERE subscription_id = $1 \
-                     AND tenant_id = $2 AND fingerprint = $3 AND status = 'active'{FOR_UPDATE}"
+                // One read: the subscription's device count, and an active device with
+                // this fingerprint (the same box again: a re-activation, which takes no
+                // slot). On PostgreSQL the same statement makes this transaction's
+                // commit not wait for its WAL flush: the subscription's row is held
+                // from the slot's update to the commit, so concurrent activations of
+                // one subscription queue behind a commit record, not behind a disk
+                // flush each. The device is answered only after `make_durable`'s
+                // synchronous write, whose flush covers this commit too (the log is
+                // flushed in order): a crash before it loses the whole activation,
+                // which nobody was told of.
+                type Found = (i64, Option<String>, Option<String>, Option<String>);
+                let found: Option<Found> = sqlx::query_as(&format!(
+                    "SELECT s.active_devices, d.id, d.public_key, {NO_FLUSH_COLUMN} \
+                     FROM subscriptions s LEFT JOIN devices d ON d.subscription_id = s.id \
+                     AND d.tenant_id = s.tenant_id AND d.fingerprint = $3 \
+                     AND d.status = 'active' WHERE s.id = $1 AND s.tenant_id = $2"
                 ))
                 .bind(new.subscription.as_str())
                 .bind(new.tenant.as_str())
                 .bind(&new.fingerprint)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if let Some((id, existing_key)) = existing {
+                let Some((active, existing, _, _)) = found else {
+                    return Err(StoreError::NotFound);
+                };
+                if let Some(id) = existing {
+                    // The device row is locked (and read again under the lock) so two
+                    // re-activations of one device cannot both leave a token alive.
+                    let locked: Option<Option<String>> = sqlx::query_scalar(&format!(
+                        "SELECT public_key FROM devices WHERE id = $1 \
+                         AND status = 'active'{FOR_UPDATE}"
+                    ))
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(existing_key) = locked else {
+                        // Deactivated meanwhile: the caller's second attempt creates.
+                        return Err(StoreError::Conflict(ConflictKind::DuplicateFingerprint));
+                    };
                     if let Some(refusal) = new.refusal_for(existing_key.as_deref()) {
                         return Ok(refusal);
                     }
@@ -313,35 +340,19 @@ macro_rules! written_once {
                     .bind(&id)
                     .fetch_one(&mut *tx)
                     .await?;
-                    insert_credential(&mut tx, &new.token, Some(&DeviceId::new(&id))).await?;
+                    let id = DeviceId::new(&id);
+                    insert_credential(&mut tx, &new.token, Some(&id)).await?;
                     // The old token's session is stale.
                     announce(store, &mut tx).await?;
                     tx.commit().await?;
+                    make_durable(store, &id).await?;
                     store.changes.moved();
                     return Ok(Activation::Reactivated(row.try_into()?));
                 }
-                // A full subscription is refused before any write (no lock taken).
-                let active: Option<i64> = sqlx::query_scalar(
-                    "SELECT active_devices FROM subscriptions WHERE id = $1 AND tenant_id = $2",
-                )
-                .bind(new.subscription.as_str())
-                .bind(new.tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                match active {
-                    None => return Err(StoreError::NotFound),
-                    Some(active) if active >= i64::from(max_devices) => {
-                        return Ok(Activation::TooManyDevices { max_devices });
-                    }
-                    Some(_) => {}
+                // A full subscription is refused before any write.
+                if active >= i64::from(max_devices) {
+                    return Ok(Activation::TooManyDevices { max_devices });
                 }
-                // The subscription's row is held from the slot's update to this
-                // commit, so this commit does not wait for its WAL flush: the
-                // credential's synchronous commit below flushes the WAL past it
-                // (the log is flushed in order), and only then is the device
-                // answered. Concurrent activations of one subscription so queue
-                // behind a commit record, not behind a disk flush each.
-                commit_without_flush(&mut tx).await?;
                 let row: DeviceRow = sqlx::query_as(&format!(
                     "INSERT INTO devices (id, tenant_id, subscription_id, name, fingerprint, \
                      public_key, hardware, status, created_at) \
@@ -366,9 +377,10 @@ macro_rules! written_once {
                         }
                     })
                 })?;
+                insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
                 // The slot is taken last, so the subscription's row is held only for
                 // the commit. Beyond the limit the update matches nothing and the
-                // transaction is dropped, taking the device with it.
+                // transaction is dropped, taking the device and its token with it.
                 let taken: Option<i64> = sqlx::query_scalar(
                     "UPDATE subscriptions SET active_devices = active_devices + 1 \
                      WHERE id = $1 AND active_devices < $2 RETURNING active_devices",
@@ -381,27 +393,7 @@ macro_rules! written_once {
                     return Ok(Activation::TooManyDevices { max_devices });
                 }
                 tx.commit().await?;
-                // The token, in a transaction of its own that commits synchronously.
-                // A crash before it leaves a device with no token, in its slot; the
-                // device's next activation (same fingerprint) finds it and takes the
-                // re-activation path, which issues one. The device row is locked as
-                // a re-activation locks it, so a re-activation racing this one
-                // revokes this token or has its own revoked: one token stays alive.
-                let mut tx = store.write().await?;
-                sqlx::query(&format!("SELECT id FROM devices WHERE id = $1{FOR_UPDATE}"))
-                    .bind(new.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE credentials SET revoked_at = $1 WHERE device_id = $2 \
-                     AND kind = 'device' AND revoked_at IS NULL",
-                )
-                .bind(new.now)
-                .bind(new.id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                insert_credential(&mut tx, &new.token, Some(&new.id)).await?;
-                tx.commit().await?;
+                make_durable(store, &new.id).await?;
                 Ok(Activation::Created(row.try_into()?))
             }
 

@@ -11,6 +11,7 @@ use crate::changes::Changes;
 use crate::error::StoreError;
 use crate::model::DeviceUsageEvent;
 use crate::usage::UsageOwner;
+use licet_core::ids::DeviceId;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -86,10 +87,13 @@ async fn serialise(_tx: &mut Connection, _key: &str) -> Result<(), StoreError> {
 /// Nothing to lock, for the same reason.
 const FOR_UPDATE: &str = "";
 
-/// Nothing to relax: SQLite's commit holds the one write lock either way, and the
-/// next write transaction waits for it regardless.
-#[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin sets synchronous_commit
-async fn commit_without_flush(_tx: &mut Connection) -> Result<(), StoreError> {
+/// Nothing to relax (SQLite's commit holds the one write lock either way): a column
+/// that is only a placeholder.
+const NO_FLUSH_COLUMN: &str = "NULL";
+
+/// Nothing to flush: every SQLite commit here is as durable as it will be.
+#[allow(clippy::unused_async, clippy::unnecessary_wraps)] // the PostgreSQL twin writes a row
+async fn make_durable(_store: &SqliteStore, _device: &DeviceId) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -54,6 +54,11 @@ pub struct BrinkbyteEntitlement {
     /// there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<String>,
+    /// Why: `enabled`, `not_licensed` (the catalog has it, the tenant's plans do not
+    /// grant it) or `unknown_feature` (no catalog of the tenant's products has it: a
+    /// misspelt name, not a plan to upgrade).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// BrinkByte billing `POST /api/v1/heartbeat` body.

@@ -173,8 +173,8 @@ pub(crate) async fn activate_with(
         });
     }
     let catalog = state.catalog(&subscription.product).await?;
-    let resolution = catalog
-        .resolve(&bought(&subscription))
+    let resolution = state
+        .resolution(&catalog, &bought(&subscription))?
         .map_err(|e| ApiError::Conflict {
             code: "subscription_invalid",
             message: format!("the subscription no longer fits the product's catalog: {e}"),

@@ -119,8 +119,9 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
     .await;
     assert_eq!(
         keys(&body),
-        ["is_enabled", "quota_remaining", "valid_until"]
+        ["is_enabled", "quota_remaining", "reason", "valid_until"]
     );
+    assert_eq!(body["reason"], "enabled");
     assert_eq!(
         (body["is_enabled"].clone(), body["quota_remaining"].clone()),
         (json!(true), json!(-1))
@@ -144,6 +145,20 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
     )
     .await;
     assert_eq!(body["is_enabled"], false, "SMS needs API Integration");
+    assert_eq!(body["reason"], "not_licensed", "{body}");
+    // A name no catalog has is unknown, not a plan to upgrade.
+    let (_, body) = post(
+        server,
+        Some(&key),
+        "/api/v1/entitlements/check",
+        check("analytics", "heatmapp"),
+    )
+    .await;
+    assert_eq!(
+        (body["is_enabled"].clone(), body["reason"].clone()),
+        (json!(false), json!("unknown_feature")),
+        "{body}"
+    );
 
     let (status, body) = post(server, Some(&key), "/api/v1/heartbeat",
         json!({"device_id": device.device_id, "tenant_id": tenant.id, "active_camera_ids": ["cam-1", "cam-2"], "management_tier": "standard"})).await;

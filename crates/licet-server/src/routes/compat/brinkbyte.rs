@@ -82,10 +82,14 @@ pub async fn brinkbyte_entitlement(
         is_enabled: false,
         quota_remaining: 0,
         valid_until: None,
+        reason: "unknown_feature".into(),
     };
     for subscription in state.store.list_subscriptions(&tenant).await? {
         let standing = standing(&state, &subscription).await?;
         let decision = standing.snapshot.check(&key);
+        if standing.snapshot.feature(&key).is_some() {
+            answer.reason = "not_licensed".into();
+        }
         if decision.allowed {
             // What is left by the server's count of this period's usage, all devices
             // and back-ends together.
@@ -112,6 +116,7 @@ pub async fn brinkbyte_entitlement(
                 is_enabled: true,
                 quota_remaining: remaining,
                 valid_until: standing.valid_until.map(epoch_text),
+                reason: "enabled".into(),
             };
             break;
         }
