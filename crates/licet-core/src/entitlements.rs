@@ -26,6 +26,24 @@ pub struct Entitlements {
     pub components: BTreeMap<ComponentKind, BTreeMap<String, FeatureKey>>,
     /// Devices the subscription may activate.
     pub max_devices: u32,
+    /// The product's usage meters, so the device refuses usage it could never bill
+    /// (absent from licenses issued before meters were carried: nothing is refused).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meters: BTreeMap<String, MeterGrant>,
+}
+
+/// A usage meter as the device needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterGrant {
+    /// What one unit counts.
+    pub unit: String,
+    /// The quota feature this meter consumes: a check that spends that quota is this
+    /// meter's usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<FeatureKey>,
+    /// Billed at the cost each event reports (`cost_minor`), which it must then carry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_cost: bool,
 }
 
 /// One feature's resolved value.

@@ -11,7 +11,9 @@ use crate::amount::{Amount, LimitValue};
 use crate::catalog::{
     Catalog, FeatureKind, FeatureSpec, LeaseSpec, Overage, Period, StatePolicySpec,
 };
-use crate::entitlements::{ClassRules, DegradationPolicy, Entitlements, Grant, StatePolicy};
+use crate::entitlements::{
+    ClassRules, DegradationPolicy, Entitlements, Grant, MeterGrant, StatePolicy,
+};
 use crate::ids::{AddonId, FeatureKey, ModuleId, PlanId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -289,11 +291,34 @@ impl Catalog {
                 classes,
                 components: spec.components.clone(),
                 max_devices,
+                meters: self.meter_grants(),
             }),
             degradation: Arc::new(self.degradation_policy()),
             lease,
             trial_days,
         })
+    }
+
+    /// The product's meters as a license carries them.
+    pub fn meter_grants(&self) -> BTreeMap<String, MeterGrant> {
+        let spec = self.spec();
+        spec.meters
+            .iter()
+            .map(|(id, meter)| {
+                let at_cost = spec
+                    .prices
+                    .iter()
+                    .any(|p| p.pass_through && p.meter.as_ref() == Some(id));
+                (
+                    id.to_string(),
+                    MeterGrant {
+                        unit: meter.unit.clone(),
+                        quota: meter.quota.clone(),
+                        at_cost,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The entitlements of a device with no valid license: nothing granted, so only
@@ -322,6 +347,7 @@ impl Catalog {
                 classes: None,
                 components: spec.components.clone(),
                 max_devices: 1,
+                meters: self.meter_grants(),
             },
             self.degradation_policy(),
         )

@@ -107,7 +107,47 @@ pub async fn check_feature(
     let current = s.agent.current();
     let answer = check(&s.agent, &current, &request)?;
     s.counters.count(answer.allowed);
+    spent_as_usage(&s.agent, &current, &request, &answer).await?;
     Ok(Json(answer))
+}
+
+/// Quota spent through a check is the usage of the meter that consumes that quota:
+/// recorded in the outbox (and so uploaded and billed, once) before the check is
+/// answered, with the check's result. An application that spends quota through checks
+/// does not also post that usage. A check whose usage cannot be recorded (the outbox
+/// is full) answers the error: the caller does not proceed unbilled.
+async fn spent_as_usage(
+    agent: &Agent,
+    current: &Current,
+    request: &CheckRequest,
+    answer: &CheckResponse,
+) -> Result<(), ApiError> {
+    let (Some(amount), Some(license)) = (request.amount, current.license.as_ref()) else {
+        return Ok(());
+    };
+    if !answer.allowed || amount == 0 || answer.overage.is_none() {
+        return Ok(());
+    }
+    let Some((meter, _)) = license.entitlements.meters.iter().find(|(_, m)| {
+        m.quota
+            .as_ref()
+            .is_some_and(|q| q.as_str() == request.feature)
+    }) else {
+        return Ok(());
+    };
+    let event = crate::usage::UsageEvent {
+        kind: meter.clone(),
+        quantity: amount,
+        unit: None,
+        camera_id: request.camera_id.clone(),
+        time: agent.timer_now(current),
+        attributes: Some(serde_json::json!({"source": "check", "result": answer.reason})),
+    };
+    agent.record_usage(vec![event]).await.map_err(|e| match e {
+        crate::usage::RecordError::Full { .. } => ApiError::OutboxFull(e.to_string()),
+        crate::usage::RecordError::Storage(m) => ApiError::Internal(m),
+    })?;
+    Ok(())
 }
 
 /// `POST /v1/classes/filter`.

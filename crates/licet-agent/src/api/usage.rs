@@ -59,6 +59,42 @@ fn usage_event(
     })
 }
 
+/// Refuses, before anything is recorded, events the vendor could never bill: a meter
+/// the product does not have, or an at-cost meter without its cost. A license that
+/// names no meters (issued before licenses carried them) refuses nothing here; the
+/// server still refuses at upload what it cannot bill.
+fn billable(
+    meters: &std::collections::BTreeMap<String, licet_core::entitlements::MeterGrant>,
+    product: &licet_core::ids::ProductId,
+    events: &[crate::usage::UsageEvent],
+) -> Result<(), ApiError> {
+    if meters.is_empty() {
+        return Ok(());
+    }
+    for (index, event) in events.iter().enumerate() {
+        let Some(meter) = meters.get(&event.kind) else {
+            let known: Vec<&str> = meters.keys().map(String::as_str).collect();
+            return Err(ApiError::InvalidRequest(format!(
+                "event {index}: `type` {:?} is not a meter of {product}; its meters are {}",
+                event.kind,
+                known.join(", ")
+            )));
+        };
+        let cost = event
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("cost_minor"))
+            .is_some_and(|c| c.as_i64().is_some() || c.as_u64().is_some());
+        if meter.at_cost && !cost {
+            return Err(ApiError::InvalidRequest(format!(
+                "event {index}: {} is billed at cost: give its cost in minor units as `attributes.cost_minor` (an integer)",
+                event.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `POST /v1/usage`: one event, an array, or `{"events": [...]}`; 202 once they are
 /// on disk. A request with an invalid event records nothing and names the event.
 #[utoipa::path(post, path = "/v1/usage", tag = "usage", request_body(content = Object, description = "One `UsageEventIn`, an array of them, or `{\"events\": [...]}`"), responses((status = 202, body = UsageAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 507, body = ErrorBody)))]
@@ -91,12 +127,16 @@ pub async fn record_usage(
             items.len()
         )));
     }
-    let now = s.agent.current().report.effective_now;
+    let current = s.agent.current();
+    let now = current.report.effective_now;
     let events = items
         .into_iter()
         .enumerate()
         .map(|(i, v)| usage_event(i, v, now))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(license) = current.license.as_ref() {
+        billable(&license.entitlements.meters, &license.product, &events)?;
+    }
     let accepted = events.len() as u64;
     let started = tokio::time::Instant::now();
     let recorded = s.agent.record_usage(events).await;

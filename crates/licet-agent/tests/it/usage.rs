@@ -39,7 +39,7 @@ async fn accepted_events_are_on_disk_with_growing_sequences_also_under_concurren
             serde_json::json!([
                 {"type": "api_call", "quantity": 1},
                 {"type": "llm_tokens", "quantity": 1200, "unit": "token", "attributes": {"model": "small"}},
-                {"type": "sms_sent", "quantity": 1, "camera_id": "lobby", "time": "2026-11-02T08:59:00Z"}
+                {"type": "sms_sent", "quantity": 1, "camera_id": "lobby", "time": "2026-11-02T08:59:00Z", "attributes": {"cost_minor": 7}}
             ]),
         )
         .await;
@@ -319,21 +319,49 @@ async fn recorded_usage_reaches_the_server_once_and_a_replayed_batch_changes_not
             .await;
         assert_eq!(status, 202);
     }
-    let (_, odd) = api
+    // Usage the vendor could never bill is refused here, naming what is wrong, rather
+    // than accepted and dropped at upload.
+    let (status, odd) = api
         .post(
             "/v1/usage",
-            serde_json::json!({"type": "teleport", "quantity": 3}),
+            serde_json::json!({"type": "api_cal", "quantity": 3}),
         )
         .await;
+    assert_eq!(status, 400, "{odd}");
+    let message = odd["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"api_cal\"") && message.contains("api_call"),
+        "{message}"
+    );
+    let (status, no_cost) = api
+        .post(
+            "/v1/usage",
+            serde_json::json!({"type": "sms_sent", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, 400, "{no_cost}");
+    assert!(
+        no_cost["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cost_minor"),
+        "{no_cost}"
+    );
+    let (status, sms) = api
+        .post(
+            "/v1/usage",
+            serde_json::json!({"type": "sms_sent", "quantity": 1, "attributes": {"cost_minor": 7}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{sms}");
+    assert_eq!(
+        sms["first_sequence"], 2501,
+        "the refused requests took no sequence"
+    );
     wait_until_uploaded(&agent).await;
     let server_db = server_dir.path().join("licet.db");
     assert_eq!(server_total(&server_db, "api_call"), 2500);
-    assert_eq!(
-        server_total(&server_db, "teleport"),
-        0,
-        "refused by the server, not counted"
-    );
-    assert_eq!(odd["first_sequence"], 2501);
+    assert_eq!(server_total(&server_db, "sms_sent"), 1);
 
     // The same batch sent again (a retry after a lost answer) is recognised.
     let token: String = rusqlite::Connection::open(device.data_dir().join("agent.db"))
@@ -576,4 +604,69 @@ async fn quota_use_is_reconciled_with_the_servers_count() {
     while agent.upload_usage(1000).await.unwrap() > 0 {}
     agent.heartbeat().await.unwrap();
     assert_eq!(counter(&agent), 43_001);
+}
+
+/// BrinkByte's back-end spends API calls through checks (`POST /v1/check {feature:
+/// api_calls, amount}`) and posts no usage of its own: the spending is the usage. 61,000
+/// calls against a 50,000 allowance reach the server's count once and its invoice as 11
+/// started blocks of 1,000 calls of overage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_spent_through_checks_is_billed_usage() {
+    use crate::support::{TestServer, wait_for_state};
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let subscription = server.subscription("brinkbyte-vision", "base", false).await;
+    let device = Device::new("checks-box");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    wait_for_state(&agent, licet_core::state::LicenseState::Active).await;
+
+    let mut reasons = Vec::new();
+    for _ in 0..61 {
+        let (status, answer) = api
+            .post(
+                "/v1/check",
+                serde_json::json!({"feature": "api_calls", "amount": 1000}),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["allowed"], true, "overage is allowed: {answer}");
+        reasons.push(answer["reason"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        reasons[..50].iter().all(|r| r != "overage_billed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[50..].iter().all(|r| r == "overage_billed"),
+        "{reasons:?}"
+    );
+    wait_until_uploaded(&agent).await;
+    let server_db = server_dir.path().join("licet.db");
+    assert_eq!(server_total(&server_db, "api_call"), 61_000, "counted once");
+
+    // The server's quota view and its invoice.
+    let admin = &server.admin;
+    let tenant = subscription.tenant_id.clone();
+    let quotas = admin.quotas(&tenant).await.unwrap().quotas;
+    let calls = quotas
+        .iter()
+        .find(|q| q.feature == "api_calls")
+        .unwrap_or_else(|| panic!("{quotas:?}"));
+    assert_eq!(calls.used, 61_000, "{calls:?}");
+    let preview = admin.invoice_preview(&tenant, "2026-11").await.unwrap();
+    let overage = preview.invoices[0]
+        .lines
+        .iter()
+        .find(|l| l.price_id == "api-call-overage")
+        .unwrap_or_else(|| panic!("{preview:?}"));
+    assert_eq!(
+        (overage.quantity, overage.amount),
+        (11, 11 * 5),
+        "11 started blocks of 1,000 calls at 5 each: {overage:?}"
+    );
+    api.stop().await;
 }
