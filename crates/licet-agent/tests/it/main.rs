@@ -13,6 +13,7 @@ mod migrations;
 mod offline;
 mod openfeature;
 mod plan_hook;
+mod quota_checks;
 mod redis_publication;
 mod support;
 mod trust;

@@ -1,0 +1,71 @@
+//! Quota spent through checks, as usage the vendor bills.
+
+use crate::support::{Device, LocalApi, START};
+use crate::usage::{server_total, wait_until_uploaded};
+use licet_host::clock::ManualClock;
+use std::sync::Arc;
+
+/// BrinkByte's back-end spends API calls through checks (`POST /v1/check {feature:
+/// api_calls, amount}`) and posts no usage of its own: the spending is the usage. 61,000
+/// calls against a 50,000 allowance reach the server's count once and its invoice as 11
+/// started blocks of 1,000 calls of overage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_spent_through_checks_is_billed_usage() {
+    use crate::support::{TestServer, wait_for_state};
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let subscription = server.subscription("brinkbyte-vision", "base", false).await;
+    let device = Device::new("checks-box");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    wait_for_state(&agent, licet_core::state::LicenseState::Active).await;
+
+    let mut reasons = Vec::new();
+    for _ in 0..61 {
+        let (status, answer) = api
+            .post(
+                "/v1/check",
+                serde_json::json!({"feature": "api_calls", "amount": 1000}),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["allowed"], true, "overage is allowed: {answer}");
+        reasons.push(answer["reason"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        reasons[..50].iter().all(|r| r != "overage_billed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[50..].iter().all(|r| r == "overage_billed"),
+        "{reasons:?}"
+    );
+    wait_until_uploaded(&agent).await;
+    let server_db = server_dir.path().join("licet.db");
+    assert_eq!(server_total(&server_db, "api_call"), 61_000, "counted once");
+
+    // The server's quota view and its invoice.
+    let admin = &server.admin;
+    let tenant = subscription.tenant_id.clone();
+    let quotas = admin.quotas(&tenant).await.unwrap().quotas;
+    let calls = quotas
+        .iter()
+        .find(|q| q.feature == "api_calls")
+        .unwrap_or_else(|| panic!("{quotas:?}"));
+    assert_eq!(calls.used, 61_000, "{calls:?}");
+    let preview = admin.invoice_preview(&tenant, "2026-11").await.unwrap();
+    let overage = preview.invoices[0]
+        .lines
+        .iter()
+        .find(|l| l.price_id == "api-call-overage")
+        .unwrap_or_else(|| panic!("{preview:?}"));
+    assert_eq!(
+        (overage.quantity, overage.amount),
+        (11, 11 * 5),
+        "11 started blocks of 1,000 calls at 5 each: {overage:?}"
+    );
+    api.stop().await;
+}
