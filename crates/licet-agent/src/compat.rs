@@ -160,8 +160,10 @@ impl From<ApiError> for FoxsightActivationError {
 #[utoipa::path(post, path = "/api/license/activate", tag = "compatibility", request_body = Activate, responses((status = 200, body = Activated), (status = 400, body = ActivationFailure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn foxsight_activate(
     State(s): State<ApiState>,
-    Body(request): Body<Activate>,
+    // A body that is not `{licenseKey}` is refused in the same `{detail}` shape.
+    request: Result<Body<Activate>, ApiError>,
 ) -> Result<Json<Activated>, FoxsightActivationError> {
+    let Body(request) = request?;
     if request.license_key.trim().is_empty() {
         return Err(ApiError::InvalidRequest(
             "`licenseKey` is empty: send the license key you were given".into(),

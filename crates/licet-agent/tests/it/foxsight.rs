@@ -109,6 +109,16 @@ async fn foxsight_ui_activates_reads_status_validates_and_sees_the_grace_period(
         .await;
     assert_eq!(code, 400, "{empty}");
     assert!(empty["detail"].as_str().unwrap().contains("licenseKey"));
+    let response = api
+        .http
+        .post(format!("{}/api/license/activate", api.base))
+        .body("licenseKey=FXSGHT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let malformed: Value = response.json().await.unwrap();
+    assert!(malformed["detail"].is_string(), "{malformed}");
     let (_, status) = api.get("/api/license/status").await;
     assert_eq!(
         status["hasLicense"], false,
