@@ -123,20 +123,7 @@ impl IntoResponse for FoxsightActivationError {
             return self.0.into_response();
         }
         let code = self.0.code();
-        let message = match &self.0 {
-            ApiError::Unauthorized => "missing or wrong local API token".to_owned(),
-            ApiError::InvalidRequest(m)
-            | ApiError::TokenRequired(m)
-            | ApiError::ForeignHost(m)
-            | ApiError::NotFound(m)
-            | ApiError::CameraLimitReached(m)
-            | ApiError::Conflict { message: m, .. }
-            | ApiError::Refused { message: m, .. }
-            | ApiError::LicenseRefused(m)
-            | ApiError::Unreachable(m)
-            | ApiError::OutboxFull(m)
-            | ApiError::Internal(m) => m.clone(),
-        };
+        let message = self.0.public_message();
         let body = ActivationFailure {
             detail: message.clone(),
             error: ErrorDetail {

@@ -88,6 +88,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// What the caller is told: the message, except for an internal failure, whose
+    /// detail goes to the log only.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "the agent could not answer; its log has the details".into(),
+            ApiError::Unauthorized => {
+                "missing or wrong local API token: send Authorization: Bearer <api_token>".into()
+            }
+            ApiError::InvalidRequest(m)
+            | ApiError::TokenRequired(m)
+            | ApiError::ForeignHost(m)
+            | ApiError::NotFound(m)
+            | ApiError::CameraLimitReached(m)
+            | ApiError::Conflict { message: m, .. }
+            | ApiError::Refused { message: m, .. }
+            | ApiError::LicenseRefused(m)
+            | ApiError::Unreachable(m)
+            | ApiError::OutboxFull(m) => m.clone(),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(format!("{error:#}"))
@@ -119,26 +142,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
-        let mut internal = None;
-        let message = match self {
-            ApiError::Internal(detail) => {
-                // Logged once, by the failure-logging middleware.
-                internal = Some(licet_http::observe::InternalDetail(detail));
-                "the agent could not answer; its log has the details".to_owned()
-            }
-            ApiError::Unauthorized => {
-                "missing or wrong local API token: send Authorization: Bearer <api_token>".into()
-            }
-            ApiError::InvalidRequest(m)
-            | ApiError::TokenRequired(m)
-            | ApiError::ForeignHost(m)
-            | ApiError::NotFound(m)
-            | ApiError::CameraLimitReached(m)
-            | ApiError::Conflict { message: m, .. }
-            | ApiError::Refused { message: m, .. }
-            | ApiError::LicenseRefused(m)
-            | ApiError::Unreachable(m)
-            | ApiError::OutboxFull(m) => m,
+        let message = self.public_message();
+        let internal = match self {
+            // Logged once, by the failure-logging middleware.
+            ApiError::Internal(detail) => Some(licet_http::observe::InternalDetail(detail)),
+            _ => None,
         };
         let body = ErrorBody {
             error: ErrorDetail {

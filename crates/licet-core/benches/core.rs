@@ -45,24 +45,21 @@ fn main() {
         modules: None,
     };
     let key = SigningKey::from_bytes(&[7; 32]);
-    let signed = license::issue(
-        &IssueRequest {
-            catalog: &catalog,
-            subscription: &subscription,
-            license_id: LicenseId::new("lic_bench"),
-            tenant: TenantId::new("tenant"),
-            device: DeviceId::new("device"),
-            fingerprint: "fp",
-            issued_at: datetime!(2026-01-01 00:00 UTC),
-            term_ends_at: None,
-            trial_started_at: None,
-            sequence: 1,
-            grace: None,
-            refresh: None,
-        },
-        &key,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let request = |sequence: u64| IssueRequest {
+        catalog: &catalog,
+        subscription: &subscription,
+        license_id: LicenseId::new("lic_bench"),
+        tenant: TenantId::new("tenant"),
+        device: DeviceId::new("device"),
+        fingerprint: "fp",
+        issued_at: datetime!(2026-01-01 00:00 UTC),
+        term_ends_at: None,
+        trial_started_at: None,
+        sequence,
+        grace: None,
+        refresh: None,
+    };
+    let signed = license::issue(&request(1), &key).unwrap_or_else(|e| panic!("{e}"));
     let snapshot = Snapshot::from_license(&signed.payload, LicenseState::Active);
 
     // Baseline for a check: the same number of entries in a plain map, looked up by &str.
@@ -121,24 +118,7 @@ fn main() {
     group.bench_function("license", |b| {
         b.iter(|| {
             sequence += 1;
-            license::issue(
-                &IssueRequest {
-                    catalog: &catalog,
-                    subscription: &subscription,
-                    license_id: LicenseId::new("lic_bench"),
-                    tenant: TenantId::new("tenant"),
-                    device: DeviceId::new("device"),
-                    fingerprint: "fp",
-                    issued_at: datetime!(2026-01-01 00:00 UTC),
-                    term_ends_at: None,
-                    trial_started_at: None,
-                    sequence: black_box(sequence),
-                    grace: None,
-                    refresh: None,
-                },
-                &key,
-            )
-            .is_ok()
+            license::issue(&request(black_box(sequence)), &key).is_ok()
         })
     });
     group.bench_function("resolve", |b| {
