@@ -104,6 +104,43 @@ pub fn check(
     })
 }
 
+/// How old an event may be when it arrives: two months. Older usage would land on an
+/// invoice more than a month after its own, and the usage detail of a month may be
+/// gone by then (see retention); the agent keeps usage until the server takes it, and a
+/// device offline for longer than its license's grace could not have used it anyway.
+pub const LATE_EVENT_WINDOW: time::Duration = time::Duration::days(62);
+
+/// Refuses an event dated before the UTC day its subscription began (nothing could
+/// have been used under it then; the day itself counts whole, as a camera-day is dated
+/// at the start of its day) or older than [`LATE_EVENT_WINDOW`].
+pub fn within_term(
+    subscription: &Subscription,
+    occurred_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    let first_day = subscription
+        .created_at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_time(time::Time::MIDNIGHT);
+    if occurred_at < first_day {
+        return Err(format!(
+            "time {} is before subscription {} began ({}): usage before it is not billed under it",
+            licet_core::time_text(occurred_at),
+            subscription.id,
+            licet_core::time_text(subscription.created_at)
+        ));
+    }
+    if now - occurred_at > LATE_EVENT_WINDOW {
+        return Err(format!(
+            "time {} is more than {} days before the server's clock: usage is accepted up to {} days late",
+            licet_core::time_text(occurred_at),
+            LATE_EVENT_WINDOW.whole_days(),
+            LATE_EVENT_WINDOW.whole_days()
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a whole batch with 400 when any event carries a number out of range (a
 /// quantity that is negative, fractional or above 2^53 − 1, or such a cost): that is a
 /// broken client or an attack, not one bad event among good ones. Quantities that are
@@ -159,7 +196,7 @@ impl Billing {
         chosen: Option<&str>,
     ) -> Result<(&Subscription, &Catalog), String> {
         let id = MeterId::new(meter);
-        let candidates: Vec<_> = self
+        let mut candidates: Vec<_> = self
             .subscriptions
             .iter()
             .filter(|(s, c)| {
@@ -167,6 +204,18 @@ impl Billing {
                     && (meter == CAMERA_DAY || c.spec().meters.contains_key(&id))
             })
             .collect();
+        // Of several, the one active subscription takes it (the others are suspended):
+        // only several active ones are really ambiguous.
+        if candidates.len() > 1 {
+            let active: Vec<_> = candidates
+                .iter()
+                .copied()
+                .filter(|(s, _)| s.status == SubscriptionStatus::Active)
+                .collect();
+            if active.len() == 1 {
+                candidates = active;
+            }
+        }
         match candidates.as_slice() {
             [(subscription, catalog)] => Ok((subscription, catalog)),
             [] if chosen.is_some() => Err(format!(

@@ -126,7 +126,11 @@ pub async fn upload(
         .events
         .iter()
         .map(|event| {
-            let (measured, reason) = match rejection(&catalog, event, now) {
+            let checked = rejection(&catalog, event, now).and_then(|measured| {
+                metering::within_term(subscription, measured.occurred_at, now)?;
+                Ok(measured)
+            });
+            let (measured, reason) = match checked {
                 Ok(measured) => (measured, None),
                 Err(reason) => {
                     rejected.push(UsageRejection {
@@ -264,7 +268,8 @@ fn cloud_event(
         },
         now,
     )
-    .map_err(fail)?;
+    .map_err(&fail)?;
+    metering::within_term(subscription, measured.occurred_at, now).map_err(fail)?;
     Ok(ExternalUsageEvent {
         subscription: subscription.id.clone(),
         source: parsed.source,

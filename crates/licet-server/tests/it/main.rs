@@ -17,6 +17,7 @@ mod metering;
 mod numbers;
 mod outage;
 mod support;
+mod usage_term;
 mod verdicts;
 mod walkthrough;
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use time::macros::datetime;
 
-async fn tenant_key(
+pub(crate) async fn tenant_key(
     server: &TestServer,
     scopes: &[&str],
 ) -> (TenantView, SubscriptionView, String) {
@@ -29,7 +29,7 @@ async fn tenant_key(
     (tenant, subscription, key)
 }
 
-async fn send(
+pub(crate) async fn send(
     server: &TestServer,
     token: &str,
     path: &str,
@@ -59,7 +59,7 @@ async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-fn cloud_event(id: &str, kind: &str, data: Value) -> Value {
+pub(crate) fn cloud_event(id: &str, kind: &str, data: Value) -> Value {
     json!({
         "specversion": "1.0",
         "id": id,

@@ -4,8 +4,10 @@
 
 use crate::support::{TestServer, activation};
 use licet_client::wire::{ApiKeyCreate, HeartbeatRequest};
+use licet_host::clock::ManualClock;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const MAX: u64 = (1 << 53) - 1;
 
@@ -150,7 +152,10 @@ async fn answers_still_work(server: &TestServer, t: &Tenant) {
         .unwrap();
 }
 
-async fn out_of_range_quantities_are_refused_on_every_route(server: &TestServer) {
+async fn out_of_range_quantities_are_refused_on_every_route(
+    server: &TestServer,
+    _clock: &Arc<ManualClock>,
+) {
     let t = tenant(server, "numbers-1").await;
     for (n, quantity) in out_of_range().iter().enumerate() {
         for (route, (status, body)) in ingest(server, &t, quantity, n as u64 + 1)
@@ -185,7 +190,10 @@ async fn out_of_range_quantities_are_refused_on_every_route(server: &TestServer)
     answers_still_work(server, &t).await;
 }
 
-async fn no_accepted_batch_makes_a_tenant_answer_fail(server: &TestServer) {
+async fn no_accepted_batch_makes_a_tenant_answer_fail(
+    server: &TestServer,
+    _clock: &Arc<ManualClock>,
+) {
     let t = tenant(server, "numbers-2").await;
     let sequence = std::sync::atomic::AtomicU64::new(0);
     let runtime = tokio::runtime::Handle::current();
@@ -216,7 +224,9 @@ async fn no_accepted_batch_makes_a_tenant_answer_fail(server: &TestServer) {
         .unwrap();
 }
 
-crate::on_both!(
+// On the clock of the events' day (2026-10-20): usage is billed from the day its
+// subscription began, and the events here are of that day.
+crate::on_both_clocked!(
     out_of_range_quantities_are_refused_on_every_route,
     no_accepted_batch_makes_a_tenant_answer_fail,
 );

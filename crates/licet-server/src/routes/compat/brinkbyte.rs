@@ -233,6 +233,7 @@ fn brinkbyte_usage_event(
         },
         now,
     )?;
+    crate::metering::within_term(subscription, measured.occurred_at, now)?;
     Ok(ExternalUsageEvent {
         subscription: subscription.id.clone(),
         source: "brinkbyte:/api/v1/usage/batch".into(),
