@@ -111,6 +111,20 @@ impl ApiError {
     }
 }
 
+impl From<crate::usage::RecordError> for ApiError {
+    fn from(error: crate::usage::RecordError) -> Self {
+        use crate::usage::RecordError;
+        match error {
+            RecordError::Full { .. } => ApiError::OutboxFull(error.to_string()),
+            RecordError::KeyReused(_) => ApiError::Conflict {
+                code: "idempotency_key_reused",
+                message: error.to_string(),
+            },
+            RecordError::Storage(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(format!("{error:#}"))

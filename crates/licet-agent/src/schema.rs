@@ -12,9 +12,10 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../migrations/01-initial.sql"),
     include_str!("../migrations/02-usage-by-kind.sql"),
+    include_str!("../migrations/03-usage-requests.sql"),
 ];
 
 /// The version a database has after [`migrate`].

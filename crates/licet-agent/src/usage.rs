@@ -16,7 +16,7 @@
 //! camera per UTC day, exactly once (a `camera_days` table makes the day's event
 //! idempotent), so per-camera billing needs nothing from the application.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,11 +63,31 @@ pub enum RecordError {
     /// The database refused the write; nothing was recorded.
     #[error("usage could not be written: {0}")]
     Storage(String),
+    /// An idempotency key seen before came with another request body.
+    #[error(
+        "Idempotency-Key {0:?} was used before for a different request: send a new key for new usage"
+    )]
+    KeyReused(String),
 }
+
+/// A client's idempotency key for one request, with a digest of what it asked.
+#[derive(Clone, Debug)]
+pub struct RequestKey {
+    /// The key, as the client sent it.
+    pub key: String,
+    /// A digest of the request body, to tell a retry from a reuse of the key.
+    pub digest: String,
+    /// When the request came (keys older than a day are forgotten).
+    pub at: OffsetDateTime,
+}
+
+/// How long an idempotency key is remembered.
+const KEY_DAYS: i64 = 1;
 
 enum Request {
     Events {
         events: Vec<UsageEvent>,
+        key: Option<RequestKey>,
         reply: oneshot::Sender<Result<(u64, u64), RecordError>>,
     },
     CameraDays {
@@ -113,6 +133,60 @@ fn insert(conn: &rusqlite::Transaction<'_>, event: &UsageEvent) -> rusqlite::Res
     Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or(0))
 }
 
+/// What the outbox knows of an idempotency key.
+enum Seen {
+    /// Not seen in the last day.
+    New,
+    /// Seen with the same request: its sequence numbers.
+    Same((u64, u64)),
+    /// Seen with another request.
+    Other,
+}
+
+fn seen(tx: &rusqlite::Transaction<'_>, key: &RequestKey) -> rusqlite::Result<Seen> {
+    let found: Option<(String, i64, i64)> = tx
+        .query_row(
+            "SELECT digest, first_seq, last_seq FROM usage_requests WHERE key = ?1",
+            params![key.key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(match found {
+        None => Seen::New,
+        Some((digest, first, last)) if digest == key.digest => Seen::Same((
+            u64::try_from(first).unwrap_or(0),
+            u64::try_from(last).unwrap_or(0),
+        )),
+        Some(_) => Seen::Other,
+    })
+}
+
+/// Keeps `key` with the sequence numbers its request got, and forgets keys older than
+/// a day.
+fn remember(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RequestKey,
+    range: (u64, u64),
+) -> rusqlite::Result<()> {
+    let now = key.at;
+    tx.execute(
+        "DELETE FROM usage_requests WHERE created_at < ?1",
+        params![licet_core::time_text(now - time::Duration::days(KEY_DAYS))],
+    )?;
+    tx.execute(
+        "INSERT INTO usage_requests (key, digest, first_seq, last_seq, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key.key,
+            key.digest,
+            i64::try_from(range.0).unwrap_or(i64::MAX),
+            i64::try_from(range.1).unwrap_or(i64::MAX),
+            licet_core::time_text(now)
+        ],
+    )?;
+    Ok(())
+}
+
 impl Recorder {
     /// Opens the outbox in the database at `path` and starts the writer thread, which
     /// stops when the last `Recorder` is dropped.
@@ -142,9 +216,20 @@ impl Recorder {
 
     /// Records events durably; answers the first and last sequence numbers given.
     pub async fn record(&self, events: Vec<UsageEvent>) -> Result<(u64, u64), RecordError> {
+        self.record_once(events, None).await
+    }
+
+    /// [`Recorder::record`], once per `key`: a request with a key seen in the last day
+    /// (and the same digest) records nothing and answers the sequence numbers the
+    /// first one got; the same key with another digest is refused.
+    pub async fn record_once(
+        &self,
+        events: Vec<UsageEvent>,
+        key: Option<RequestKey>,
+    ) -> Result<(u64, u64), RecordError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Request::Events { events, reply })
+            .send(Request::Events { events, key, reply })
             .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?;
         answer
             .await
@@ -320,7 +405,20 @@ fn write_loop(
             let tx = conn.transaction()?;
             for request in &group {
                 match request {
-                    Request::Events { events, .. } => {
+                    Request::Events { events, key, .. } => {
+                        if let Some(key) = key {
+                            match seen(&tx, key)? {
+                                Seen::New => {}
+                                Seen::Same(range) => {
+                                    answers.push(Ok(range));
+                                    continue;
+                                }
+                                Seen::Other => {
+                                    answers.push(Err(RecordError::KeyReused(key.key.clone())));
+                                    continue;
+                                }
+                            }
+                        }
                         let count = events.len() as u64;
                         if waiting.saturating_add(count) > max_backlog {
                             answers.push(Err(RecordError::Full {
@@ -336,6 +434,9 @@ fn write_loop(
                                 range.0 = seq;
                             }
                             range.1 = seq;
+                        }
+                        if let Some(key) = key {
+                            remember(&tx, key, range)?;
                         }
                         waiting += count;
                         answers.push(Ok(range));

@@ -63,6 +63,16 @@ impl Agent {
         self.inner.usage.record(events).await
     }
 
+    /// [`Agent::record_usage`] once per client idempotency key (see
+    /// [`crate::usage::Recorder::record_once`]).
+    pub async fn record_usage_once(
+        &self,
+        events: Vec<crate::usage::UsageEvent>,
+        key: Option<crate::usage::RequestKey>,
+    ) -> Result<(u64, u64), crate::usage::RecordError> {
+        self.inner.usage.record_once(events, key).await
+    }
+
     /// Usage events waiting for upload.
     pub fn usage_backlog(&self) -> u64 {
         self.inner.usage.backlog()

@@ -143,10 +143,7 @@ async fn spent_as_usage(
         time: agent.timer_now(current),
         attributes: Some(serde_json::json!({"source": "check", "result": answer.reason})),
     };
-    agent.record_usage(vec![event]).await.map_err(|e| match e {
-        crate::usage::RecordError::Full { .. } => ApiError::OutboxFull(e.to_string()),
-        crate::usage::RecordError::Storage(m) => ApiError::Internal(m),
-    })?;
+    agent.record_usage(vec![event]).await?;
     Ok(())
 }
 

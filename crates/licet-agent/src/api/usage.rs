@@ -1,6 +1,7 @@
 //! Recording usage into the outbox and summarising it.
 
 use super::*;
+use sha2::Digest as _;
 
 fn usage_event(
     index: usize,
@@ -59,6 +60,34 @@ fn usage_event(
     })
 }
 
+/// The client's `Idempotency-Key` header, if any, with a digest of the body: a retried
+/// `POST /v1/usage` with the same key counts once.
+fn request_key(
+    headers: &axum::http::HeaderMap,
+    body: &serde_json::Value,
+    now: time::OffsetDateTime,
+) -> Result<Option<crate::usage::RequestKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| {
+            ApiError::InvalidRequest(
+                "`Idempotency-Key` must be 1 to 200 visible ASCII characters".into(),
+            )
+        })?;
+    // serde_json's maps are ordered by key, so equal bodies print equal.
+    let digest = licet_core::signing::to_hex(&sha2::Sha256::digest(body.to_string().as_bytes()));
+    Ok(Some(crate::usage::RequestKey {
+        key: key.to_owned(),
+        digest,
+        at: now,
+    }))
+}
+
 /// Refuses, before anything is recorded, events the vendor could never bill: a meter
 /// the product does not have, or an at-cost meter without its cost. A license that
 /// names no meters (issued before licenses carried them) refuses nothing here; the
@@ -97,11 +126,13 @@ fn billable(
 
 /// `POST /v1/usage`: one event, an array, or `{"events": [...]}`; 202 once they are
 /// on disk. A request with an invalid event records nothing and names the event.
-#[utoipa::path(post, path = "/v1/usage", tag = "usage", request_body(content = Object, description = "One `UsageEventIn`, an array of them, or `{\"events\": [...]}`"), responses((status = 202, body = UsageAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 507, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/usage", tag = "usage", params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once: the same key with the same body within a day answers the first request's sequence numbers and records nothing; with another body it is refused (409 `idempotency_key_reused`).")), request_body(content = Object, description = "One `UsageEventIn`, an array of them, or `{\"events\": [...]}`"), responses((status = 202, body = UsageAccepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 507, body = ErrorBody)))]
 pub async fn record_usage(
     State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
     AnyJson(body): AnyJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let key = request_key(&headers, &body, s.agent.now())?;
     let items = match body {
         serde_json::Value::Array(items) => items,
         serde_json::Value::Object(mut map) if map.contains_key("events") => {
@@ -139,13 +170,10 @@ pub async fn record_usage(
     }
     let accepted = events.len() as u64;
     let started = tokio::time::Instant::now();
-    let recorded = s.agent.record_usage(events).await;
+    let recorded = s.agent.record_usage_once(events, key).await;
     s.latency
         .operation("usage_commit", started.elapsed().as_secs_f64());
-    let (first, last) = recorded.map_err(|e| match e {
-        crate::usage::RecordError::Full { .. } => ApiError::OutboxFull(e.to_string()),
-        crate::usage::RecordError::Storage(m) => ApiError::Internal(m),
-    })?;
+    let (first, last) = recorded?;
     Ok((
         StatusCode::ACCEPTED,
         Json(UsageAccepted {

@@ -69,3 +69,51 @@ async fn quota_spent_through_checks_is_billed_usage() {
     );
     api.stop().await;
 }
+
+/// A client that lost the answer to `POST /v1/usage` sends it again with the same
+/// `Idempotency-Key`: counted once, answered with the first sequence numbers; the key
+/// reused for other usage is refused rather than silently dropping that usage.
+#[tokio::test]
+async fn a_retried_usage_request_with_its_idempotency_key_counts_once() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("idempotent-box");
+    let agent = crate::support::offline_agent(
+        &device,
+        "brinkbyte-vision",
+        licet_core::resolve::Subscription::plan("base"),
+        clock.clone(),
+        |_| {},
+    );
+    let api = LocalApi::start(agent.clone()).await;
+    let send = |key: &'static str, quantity: u64| {
+        let api = &api;
+        async move {
+            let response = api
+                .http
+                .post(format!("{}/v1/usage", api.base))
+                .header("idempotency-key", key)
+                .json(&serde_json::json!([{"type": "api_call", "quantity": quantity}, {"type": "api_call", "quantity": 1}]))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, first) = send("order-17", 5).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, again) = send("order-17", 5).await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(
+        (&again["first_sequence"], &again["last_sequence"]),
+        (&first["first_sequence"], &first["last_sequence"])
+    );
+    assert_eq!(agent.usage_backlog(), 2, "the retry recorded nothing");
+    let (status, reused) = send("order-17", 6).await;
+    assert_eq!(status, 409, "{reused}");
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    let (status, other) = send("order-18", 6).await;
+    assert_eq!(status, 202, "{other}");
+    assert_eq!(agent.usage_backlog(), 4);
+    api.stop().await;
+}
