@@ -50,6 +50,11 @@ pub struct BrinkbyteEntitlement {
     pub is_enabled: bool,
     /// Quota allowance left this period; -1 = unlimited or not a quota.
     pub quota_remaining: i64,
+    /// The period's allowance; -1 = unlimited or not a quota (BrinkByte's entitlement
+    /// manager reads it, and takes a missing one as unlimited).
+    pub quota_limit: i64,
+    /// Used this period by the server's count; 0 when not a quota.
+    pub quota_used: i64,
     /// End of the term or trial in Unix seconds, as a decimal string; absent when
     /// there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -119,7 +119,14 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
     .await;
     assert_eq!(
         keys(&body),
-        ["is_enabled", "quota_remaining", "reason", "valid_until"]
+        [
+            "is_enabled",
+            "quota_limit",
+            "quota_remaining",
+            "quota_used",
+            "reason",
+            "valid_until"
+        ]
     );
     assert_eq!(body["reason"], "enabled");
     assert_eq!(
@@ -136,6 +143,13 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
     assert_eq!(
         (body["is_enabled"].clone(), body["quota_remaining"].clone()),
         (json!(true), json!(50000))
+    );
+    // BrinkByte's entitlement manager reads the limit and the use too (a missing limit
+    // would read as unlimited).
+    assert_eq!(
+        (body["quota_limit"].clone(), body["quota_used"].clone()),
+        (json!(50000), json!(0)),
+        "{body}"
     );
     let (_, body) = post(
         server,

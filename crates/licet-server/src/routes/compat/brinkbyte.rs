@@ -81,6 +81,8 @@ pub async fn brinkbyte_entitlement(
     let mut answer = BrinkbyteEntitlement {
         is_enabled: false,
         quota_remaining: 0,
+        quota_limit: 0,
+        quota_used: 0,
         valid_until: None,
         reason: "unknown_feature".into(),
     };
@@ -93,7 +95,8 @@ pub async fn brinkbyte_entitlement(
         if decision.allowed {
             // What is left by the server's count of this period's usage, all devices
             // and back-ends together.
-            let remaining = match (
+            // (remaining, limit, used); -1 is unlimited, as BrinkByte reads it.
+            let (remaining, limit, used) = match (
                 standing.snapshot.feature(&key).map(|f| f.kind),
                 decision.value,
             ) {
@@ -103,18 +106,23 @@ pub async fn brinkbyte_entitlement(
                     let status =
                         crate::routes::usage::quota_status(&state, &catalog, &subscription, now)
                             .await?;
+                    let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                     match status.iter().find(|q| q.feature == key) {
-                        Some(quota) => quota
-                            .remaining
-                            .map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX)),
-                        None => count(*amount),
+                        Some(quota) => (
+                            quota.remaining.map_or(-1, signed),
+                            quota.allowance.map_or(-1, signed),
+                            signed(quota.used),
+                        ),
+                        None => (count(*amount), count(*amount), 0),
                     }
                 }
-                _ => -1,
+                _ => (-1, -1, 0),
             };
             answer = BrinkbyteEntitlement {
                 is_enabled: true,
                 quota_remaining: remaining,
+                quota_limit: limit,
+                quota_used: used,
                 valid_until: standing.valid_until.map(epoch_text),
                 reason: "enabled".into(),
             };
