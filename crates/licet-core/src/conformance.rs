@@ -40,6 +40,9 @@ pub struct CaseFile {
 pub struct Case {
     /// A sentence naming the rule under test.
     pub name: String,
+    /// The product document's statement (or the product's own code) the rule encodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The example catalog, by file stem (`examples/catalogs/<catalog>.toml`).
     pub catalog: String,
     /// What was bought; `null` means the device has no license.

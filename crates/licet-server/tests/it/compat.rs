@@ -129,6 +129,17 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
         ]
     );
     assert_eq!(body["reason"], "enabled");
+    // BrinkByte's own names for the Advanced Analytics pack resolve.
+    for name in ["dwell_time", "line_crossing", "crowd_density"] {
+        let (_, body) = post(
+            server,
+            Some(&key),
+            "/api/v1/entitlements/check",
+            check("analytics", name),
+        )
+        .await;
+        assert_eq!(body["is_enabled"], true, "analytics.{name}: {body}");
+    }
     assert_eq!(
         (body["is_enabled"].clone(), body["quota_remaining"].clone()),
         (json!(true), json!(-1))
