@@ -15,6 +15,18 @@ fn at(mut event: Value, time: &str) -> Value {
     event
 }
 
+/// Sends a CloudEvents batch.
+async fn events(server: &TestServer, key: &str, path: &str, batch: &Value) -> (u16, Value) {
+    send(
+        server,
+        key,
+        path,
+        "application/cloudevents-batch+json",
+        batch,
+    )
+    .await
+}
+
 fn reasons(body: &Value) -> Vec<String> {
     body["rejected"]
         .as_array()
@@ -41,14 +53,7 @@ async fn usage_outside_the_term_is_refused_and_the_active_subscription_takes_a_s
             "2026-10-20T00:30:00Z"
         ),
     ]);
-    let (status, body) = send(
-        server,
-        &key,
-        &path,
-        "application/cloudevents-batch+json",
-        &batch,
-    )
-    .await;
+    let (status, body) = events(server, &key, &path, &batch).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 1, "the first day counts whole: {body}");
     let refused = reasons(&body);
@@ -61,14 +66,7 @@ async fn usage_outside_the_term_is_refused_and_the_active_subscription_takes_a_s
         cloud_event("t-3", "api_call", json!({"quantity": 3})),
         "2026-10-21T09:00:00Z"
     )]);
-    let (_, body) = send(
-        server,
-        &key,
-        &path,
-        "application/cloudevents-batch+json",
-        &late,
-    )
-    .await;
+    let (_, body) = events(server, &key, &path, &late).await;
     assert_eq!(body["accepted"], 0, "{body}");
     assert!(reasons(&body)[0].contains("62 days"), "{body}");
 
@@ -93,14 +91,7 @@ async fn usage_outside_the_term_is_refused_and_the_active_subscription_takes_a_s
         cloud_event("t-4", "api_call", json!({"quantity": 4})),
         "2026-12-26T09:00:00Z"
     )]);
-    let (_, body) = send(
-        server,
-        &key,
-        &path,
-        "application/cloudevents-batch+json",
-        &now,
-    )
-    .await;
+    let (_, body) = events(server, &key, &path, &now).await;
     assert_eq!(body["accepted"], 0, "{body}");
     assert!(
         reasons(&body)[0].contains("several subscriptions"),
@@ -111,14 +102,7 @@ async fn usage_outside_the_term_is_refused_and_the_active_subscription_takes_a_s
         .subscription_action(&first.id, "suspend")
         .await
         .unwrap();
-    let (_, body) = send(
-        server,
-        &key,
-        &path,
-        "application/cloudevents-batch+json",
-        &now,
-    )
-    .await;
+    let (_, body) = events(server, &key, &path, &now).await;
     assert_eq!(body["accepted"], 1, "{body}");
     let quotas = server.admin.quotas(&tenant.id).await.unwrap().quotas;
     let used = |subscription: &str| {
