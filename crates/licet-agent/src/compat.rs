@@ -33,29 +33,49 @@ fn foxsight_reason(state: LicenseState) -> &'static str {
     }
 }
 
-/// The license as Foxsight's UI reads it; `None` before any license.
-fn foxsight_license(s: &ApiState, current: &Current) -> Result<Option<License>, ApiError> {
-    let Some(license) = current.license.as_ref() else {
-        return Ok(None);
-    };
-    let mut enabled_features: Vec<String> = current
+/// The boolean features allowed now, sorted (with no license: what the product keeps
+/// for the unlicensed).
+fn enabled_features(current: &Current) -> Vec<String> {
+    let mut features: Vec<String> = current
         .snapshot
         .features()
         .filter(|(_, f)| f.allowed && f.kind == licet_core::catalog::FeatureKind::Boolean)
         .map(|(k, _)| k.to_owned())
         .collect();
-    enabled_features.sort();
+    features.sort();
+    features
+}
+
+/// The growth packs (add-ons) of the license; none before a license.
+fn growth_packs(current: &Current) -> Vec<String> {
+    current
+        .license
+        .as_ref()
+        .map(|l| l.addons.iter().map(|a| a.id.to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// The camera limit when it is finite.
+fn finite_camera_limit(s: &ApiState, current: &Current) -> Option<u64> {
+    match s.agent.camera_limit(current) {
+        Some((_, Amount::Finite(n))) => Some(n),
+        _ => None,
+    }
+}
+
+/// The license as Foxsight's UI reads it; `None` before any license.
+fn foxsight_license(s: &ApiState, current: &Current) -> Result<Option<License>, ApiError> {
+    let Some(license) = current.license.as_ref() else {
+        return Ok(None);
+    };
     Ok(Some(License {
         license_key: s.agent.license_key_hint()?,
         status: current.report.state.as_str().to_owned(),
         tier: license.plan.to_string(),
         expires_at: current.report.expires_at.map(licet_core::time_text),
-        max_cameras: match s.agent.camera_limit(current) {
-            Some((_, Amount::Finite(n))) => Some(n),
-            _ => None,
-        },
+        max_cameras: finite_camera_limit(s, current),
         max_users: s.agent.finite_limit(current, "max_users"),
-        enabled_features,
+        enabled_features: enabled_features(current),
     }))
 }
 
@@ -65,20 +85,6 @@ fn foxsight_status(s: &ApiState) -> Result<LicenseStatus, ApiError> {
     let state = current.report.state;
     let license = foxsight_license(s, &current)?;
     let valid = state.is_full_service();
-    let mut features = license
-        .as_ref()
-        .map(|l| l.enabled_features.clone())
-        .unwrap_or_default();
-    if license.is_none() {
-        // Before any license: what the product keeps for the unlicensed.
-        features = current
-            .snapshot
-            .features()
-            .filter(|(_, f)| f.allowed && f.kind == licet_core::catalog::FeatureKind::Boolean)
-            .map(|(k, _)| k.to_owned())
-            .collect();
-        features.sort();
-    }
     let has_license = license.is_some();
     Ok(LicenseStatus {
         has_license,
@@ -108,7 +114,7 @@ fn foxsight_status(s: &ApiState) -> Result<LicenseStatus, ApiError> {
         reason: (has_license && !valid).then(|| foxsight_reason(state).to_owned()),
         state: view.state,
         valid,
-        features,
+        features: enabled_features(&current),
         offline_mode: matches!(state, LicenseState::Stale | LicenseState::Degraded),
     })
 }
@@ -363,9 +369,7 @@ pub async fn brinkbyte_cameras(
         (None, Some(asked)) if !asked.is_empty() && asked.len() <= 200 => asked,
         (None, _) => "default".to_owned(),
     };
-    let packs: Vec<String> = license
-        .map(|l| l.addons.iter().map(|a| a.id.to_string()).collect())
-        .unwrap_or_default();
+    let packs = growth_packs(&current);
     let term_end = current.report.expires_at.map(licet_core::time_text);
     let views: Vec<Camera> = cameras
         .iter()
@@ -433,15 +437,10 @@ pub async fn bbvision_license(
     let current = s.agent.current();
     let license = current.license.as_ref();
     let tenant = license.map_or(tenant_id, |l| l.tenant.to_string());
-    let packs: Vec<String> = license
-        .map(|l| l.addons.iter().map(|a| a.id.to_string()).collect())
-        .unwrap_or_default();
+    let packs = growth_packs(&current);
     let valid = current.report.state.is_full_service();
     let on_trial = license.is_some_and(|l| l.trial.is_some());
-    let limit = match s.agent.camera_limit(&current) {
-        Some((_, Amount::Finite(n))) => Some(n),
-        _ => None,
-    };
+    let limit = finite_camera_limit(&s, &current);
     let term_end = current.report.expires_at.map(licet_core::time_text);
     let cameras: Vec<BillingCamera> = s
         .agent
@@ -497,8 +496,6 @@ pub async fn bbvision_growth_packs(
     let license = current.license.as_ref();
     Ok(Json(EnabledGrowthPacks {
         tenant_id: license.map_or(tenant_id, |l| l.tenant.to_string()),
-        enabled_packs: license
-            .map(|l| l.addons.iter().map(|a| a.id.to_string()).collect())
-            .unwrap_or_default(),
+        enabled_packs: growth_packs(&current),
     }))
 }
