@@ -220,14 +220,23 @@ impl Client {
         nonce: Option<&str>,
         held: Option<u64>,
     ) -> Result<RefreshResponse, ClientError> {
-        self.post(
-            &format!("/v1/devices/{device_id}/refresh"),
-            &RefreshRequest {
-                nonce: nonce.map(str::to_owned),
-                sequence: held,
-            },
-        )
-        .await
+        let request = RefreshRequest {
+            nonce: nonce.map(str::to_owned),
+            sequence: held,
+            grant_sha256: None,
+        };
+        self.refresh_with(device_id, &request).await
+    }
+
+    /// [`Client::refresh`] with every field of the request, e.g. the grant the device
+    /// holds, so that an unchanged grant is not sent again.
+    pub async fn refresh_with(
+        &self,
+        device_id: &str,
+        request: &RefreshRequest,
+    ) -> Result<RefreshResponse, ClientError> {
+        self.post(&format!("/v1/devices/{device_id}/refresh"), request)
+            .await
     }
 
     /// Sends a heartbeat.

@@ -5,12 +5,25 @@
 //! the signature, the device binding, `not_before` and the anti-rollback sequence were
 //! all checked. Reading a document without verifying it ([`inspect`]) yields a plain
 //! payload that claims nothing.
+//!
+//! A document (format 2) is two blocks. The signed one, the *lease*, holds what changes
+//! on every issue (id, device binding, times, sequence) and the SHA-256 of the other,
+//! the *grant*: what was granted (tenant, plan, entitlements, degradation), which
+//! changes only when the purchase or the catalog does and is the same for every device
+//! of a subscription. Signing therefore hashes a few hundred bytes
+//! however large the catalog, an issuer can encode a grant once and sign many leases
+//! over it, and a device that already holds the grant can be sent the lease alone
+//! ([`SignedLicense::lease_only`], [`with_held_grant`]). The grant block is unsigned and
+//! trusted only through the digest in the verified lease. Format 1 documents (one
+//! signed block with everything) are still read.
 
 use crate::catalog::Catalog;
 use crate::entitlements::{DegradationPolicy, Entitlements};
 use crate::ids::{DeviceId, LicenseId, PlanId, ProductId, TenantId};
 use crate::resolve::{AddonGrant, Resolution, ResolveError, Subscription};
-use crate::signing::{Armored, EnvelopeError, KeyId, Keyring, seal, to_hex};
+use crate::signing::{
+    Armored, EnvelopeError, KeyId, Keyring, attachment, attachments, seal, to_hex,
+};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,8 +33,14 @@ use time::{Duration, OffsetDateTime};
 /// The armor label of a license document.
 pub const LICENSE_LABEL: &str = "LICET LICENSE";
 
-/// The payload format version this build writes and understands.
-pub const LICENSE_FORMAT: u32 = 1;
+/// The armor label of a license's grant block (see the module documentation).
+pub const GRANT_LABEL: &str = "LICET LICENSE GRANT";
+
+/// The payload format version this build writes. It reads this one and format 1.
+pub const LICENSE_FORMAT: u32 = 2;
+
+/// The format of documents with everything in one signed block.
+const SINGLE_BLOCK_FORMAT: u32 = 1;
 
 /// How far the device clock may run behind `not_before` before a fresh license is
 /// refused as not yet valid. Covers ordinary skew between server and device.
@@ -144,10 +163,96 @@ pub struct IssueRequest<'a> {
 /// A freshly signed license.
 #[derive(Clone, Debug)]
 pub struct SignedLicense {
-    /// The armored text to hand to the device.
+    /// The armored text to hand to the device: the lease block, then the grant block.
     pub armored: String,
     /// What was signed.
     pub payload: LicensePayload,
+    /// Where the grant block starts in `armored`.
+    lease_len: usize,
+}
+
+impl SignedLicense {
+    /// The lease block alone, for a device that holds this license's grant already
+    /// (it completes the document with [`with_held_grant`]).
+    pub fn lease_only(&self) -> &str {
+        &self.armored[..self.lease_len]
+    }
+}
+
+/// The part of a license that changes only when what the device was granted changes,
+/// encoded once (see the module documentation). Made by [`grant`].
+#[derive(Clone, Debug)]
+pub struct Grant {
+    fields: GrantFields,
+    block: String,
+    sha256: String,
+}
+
+impl Grant {
+    /// SHA-256 (hex) of the grant's bytes, as the lease names it.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+/// The grant's content, in the order it is written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct GrantFields {
+    tenant: TenantId,
+    product: ProductId,
+    catalog_version: String,
+    plan: PlanId,
+    #[serde(default)]
+    addons: Vec<AddonGrant>,
+    entitlements: Arc<Entitlements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trial: Option<TrialInfo>,
+    degradation: Arc<DegradationPolicy>,
+}
+
+/// The signed block of a format 2 document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Lease {
+    format: u32,
+    license_id: LicenseId,
+    device: DeviceBinding,
+    /// SHA-256 (hex) of the grant block's bytes.
+    grant_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    refresh_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    offline_grace_until: OffsetDateTime,
+    sequence: u64,
+}
+
+impl Lease {
+    fn join(self, grant: GrantFields) -> LicensePayload {
+        LicensePayload {
+            format: self.format,
+            license_id: self.license_id,
+            tenant: grant.tenant,
+            product: grant.product,
+            catalog_version: grant.catalog_version,
+            device: self.device,
+            plan: grant.plan,
+            addons: grant.addons,
+            entitlements: grant.entitlements,
+            trial: grant.trial,
+            issued_at: self.issued_at,
+            not_before: self.not_before,
+            expires_at: self.expires_at,
+            refresh_after: self.refresh_after,
+            offline_grace_until: self.offline_grace_until,
+            sequence: self.sequence,
+            degradation: grant.degradation,
+        }
+    }
 }
 
 /// Why a license could not be issued.
@@ -176,16 +281,51 @@ pub fn issue_resolved(
     resolution: &Resolution,
     key: &SigningKey,
 ) -> Result<SignedLicense, IssueError> {
-    let issued_at = request.issued_at;
+    issue_with_grant(request, resolution, &grant(request, resolution)?, key)
+}
+
+/// Encodes what `request` grants (its tenant, plan, trial and the resolved
+/// entitlements, but not the device: every device of a subscription shares a grant),
+/// for [`issue_with_grant`]. The same inputs give the same grant, so an issuer may keep
+/// it for as long as they do not change — including the trial's start, which is the
+/// issue time when `request.trial_started_at` is `None`.
+pub fn grant(request: &IssueRequest<'_>, resolution: &Resolution) -> Result<Grant, IssueError> {
     let trial = resolution.trial_days.map(|days| {
-        let started_at = request.trial_started_at.unwrap_or(issued_at);
+        let started_at = request.trial_started_at.unwrap_or(request.issued_at);
         TrialInfo {
             days,
             started_at,
             ends_at: crate::time_after(started_at, Duration::days(i64::from(days))),
         }
     });
-    let expires_at = match (&request.term_ends_at, &trial) {
+    let fields = GrantFields {
+        tenant: request.tenant.clone(),
+        product: request.catalog.product().clone(),
+        catalog_version: request.catalog.version().to_owned(),
+        plan: request.subscription.plan.clone(),
+        addons: request.subscription.addons.clone(),
+        entitlements: resolution.entitlements.clone(),
+        trial,
+        degradation: resolution.degradation.clone(),
+    };
+    let bytes = serde_json::to_vec(&fields)?;
+    Ok(Grant {
+        fields,
+        sha256: to_hex(&Sha256::digest(&bytes)),
+        block: attachment(GRANT_LABEL, &bytes),
+    })
+}
+
+/// [`issue_resolved`] over a grant made by [`grant`] for the same request (up to its
+/// id, issue time and sequence): only the lease is encoded and signed.
+pub fn issue_with_grant(
+    request: &IssueRequest<'_>,
+    resolution: &Resolution,
+    grant: &Grant,
+    key: &SigningKey,
+) -> Result<SignedLicense, IssueError> {
+    let issued_at = request.issued_at;
+    let expires_at = match (&request.term_ends_at, &grant.fields.trial) {
         (Some(end), Some(trial)) => (*end).min(trial.ends_at),
         (Some(end), None) => *end,
         (None, Some(trial)) => trial.ends_at,
@@ -200,33 +340,47 @@ pub fn issue_resolved(
     let grace = request
         .grace
         .unwrap_or_else(|| Duration::hours(i64::from(resolution.lease.grace_hours)));
-    let payload = LicensePayload {
+    let lease = Lease {
         format: LICENSE_FORMAT,
         license_id: request.license_id.clone(),
-        tenant: request.tenant.clone(),
-        product: request.catalog.product().clone(),
-        catalog_version: request.catalog.version().to_owned(),
         device: DeviceBinding {
             id: request.device.clone(),
             fingerprint_sha256: fingerprint_hash(request.fingerprint),
         },
-        plan: request.subscription.plan.clone(),
-        addons: request.subscription.addons.clone(),
-        entitlements: resolution.entitlements.clone(),
-        trial,
+        grant_sha256: grant.sha256.clone(),
         issued_at,
         not_before: issued_at,
         expires_at,
         refresh_after: crate::time_after(issued_at, refresh),
         offline_grace_until: crate::time_after(issued_at, grace),
         sequence: request.sequence,
-        degradation: resolution.degradation.clone(),
     };
-    let bytes = serde_json::to_vec(&payload)?;
+    let mut armored = seal(LICENSE_LABEL, &serde_json::to_vec(&lease)?, key);
+    let lease_len = armored.len();
+    armored.push_str(&grant.block);
     Ok(SignedLicense {
-        armored: seal(LICENSE_LABEL, &bytes, key),
-        payload,
+        armored,
+        payload: lease.join(grant.fields.clone()),
+        lease_len,
     })
+}
+
+/// Completes a lease-only answer ([`SignedLicense::lease_only`]) with the grant of the
+/// license the device holds. `text` is returned as it is when it has a grant of its
+/// own; verifying the result checks that the grant is the one the lease names.
+pub fn with_held_grant(text: &str, held: &VerifiedLicense) -> String {
+    match &held.grant_block {
+        Some(block) if !text.contains(&format!("-----BEGIN {GRANT_LABEL}-----")) => {
+            let mut out = String::with_capacity(text.len() + block.len() + 1);
+            out.push_str(text);
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(block);
+            out
+        }
+        _ => text.to_owned(),
+    }
 }
 
 /// Why a license was refused. Each cause is distinct so that callers (and the CLI's
@@ -275,6 +429,11 @@ pub enum LicenseError {
         /// This document's sequence.
         got: u64,
     },
+    /// The grant the signed lease names is not in the document.
+    #[error(
+        "the license's grant block is missing or altered: its SHA-256 must be {0}, as its signed part says"
+    )]
+    GrantMismatch(String),
     /// A payload format this build does not understand.
     #[error("license format {0} is not supported by this version of Licet; upgrade it")]
     UnsupportedFormat(u32),
@@ -314,6 +473,9 @@ pub struct VerifiedLicense {
     key_id: KeyId,
     payload: LicensePayload,
     armored: String,
+    /// The grant block (format 2), to complete a lease-only refresh with.
+    grant_block: Option<String>,
+    grant_sha256: Option<String>,
 }
 
 impl VerifiedLicense {
@@ -331,6 +493,12 @@ impl VerifiedLicense {
     pub fn armored(&self) -> &str {
         &self.armored
     }
+
+    /// SHA-256 (hex) of the license's grant, to tell the issuer which grant the device
+    /// holds; `None` for a format 1 document.
+    pub fn grant_sha256(&self) -> Option<&str> {
+        self.grant_sha256.as_deref()
+    }
 }
 
 /// Verifies an armored license against trusted keys and expectations.
@@ -340,7 +508,7 @@ pub fn verify(
     expect: &Expectations<'_>,
 ) -> Result<VerifiedLicense, LicenseError> {
     let (key_id, bytes) = keyring.open_at(LICENSE_LABEL, armored, expect.now)?;
-    let payload = decode_payload(&bytes)?;
+    let Decoded { payload, grant } = decode_payload(&bytes, armored)?;
     if let Some(fingerprint) = expect.fingerprint {
         if fingerprint_hash(fingerprint) != payload.device.fingerprint_sha256 {
             return Err(LicenseError::WrongDevice {
@@ -363,30 +531,62 @@ pub fn verify(
             });
         }
     }
+    let (grant_block, grant_sha256) = grant.map_or((None, None), |(bytes, sha256)| {
+        (Some(attachment(GRANT_LABEL, &bytes)), Some(sha256))
+    });
     Ok(VerifiedLicense {
         key_id,
         payload,
         armored: armored.to_owned(),
+        grant_block,
+        grant_sha256,
     })
 }
 
 /// Reads a license without verifying it: for display only, never for decisions.
 pub fn inspect(armored: &str) -> Result<(KeyId, LicensePayload), LicenseError> {
     let parsed = Armored::parse(LICENSE_LABEL, armored)?;
-    Ok((parsed.key_id, decode_payload(&parsed.payload)?))
+    Ok((
+        parsed.key_id,
+        decode_payload(&parsed.payload, armored)?.payload,
+    ))
 }
 
-fn decode_payload(bytes: &[u8]) -> Result<LicensePayload, LicenseError> {
+/// A decoded document, with its grant's bytes and digest when it has one.
+struct Decoded {
+    payload: LicensePayload,
+    grant: Option<(Vec<u8>, String)>,
+}
+
+/// Decodes the signed block's bytes; a format 2 lease is joined with the grant block
+/// in `text` whose digest it names.
+fn decode_payload(bytes: &[u8], text: &str) -> Result<Decoded, LicenseError> {
     #[derive(Deserialize)]
     struct Format {
         format: u32,
     }
-    let format: Format = serde_json::from_slice(bytes).map_err(|e| {
+    let not_license = |e: serde_json::Error| {
         LicenseError::BadEncoding(format!("payload is not a license document: {e}"))
-    })?;
-    if format.format != LICENSE_FORMAT {
-        return Err(LicenseError::UnsupportedFormat(format.format));
+    };
+    let format: Format = serde_json::from_slice(bytes).map_err(not_license)?;
+    match format.format {
+        SINGLE_BLOCK_FORMAT => Ok(Decoded {
+            payload: serde_json::from_slice(bytes).map_err(not_license)?,
+            grant: None,
+        }),
+        LICENSE_FORMAT => {
+            let lease: Lease = serde_json::from_slice(bytes).map_err(not_license)?;
+            let grant = attachments(GRANT_LABEL, text)
+                .into_iter()
+                .find(|grant| to_hex(&Sha256::digest(grant)) == lease.grant_sha256)
+                .ok_or_else(|| LicenseError::GrantMismatch(lease.grant_sha256.clone()))?;
+            let fields: GrantFields = serde_json::from_slice(&grant).map_err(not_license)?;
+            let sha256 = lease.grant_sha256.clone();
+            Ok(Decoded {
+                payload: lease.join(fields),
+                grant: Some((grant, sha256)),
+            })
+        }
+        other => Err(LicenseError::UnsupportedFormat(other)),
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| LicenseError::BadEncoding(format!("payload is not a license document: {e}")))
 }

@@ -369,6 +369,38 @@ impl Armored {
     /// exactly the headers, a blank line and the base64 body.
     pub fn parse(label: &str, text: &str) -> Result<Armored, EnvelopeError> {
         let malformed = |what: &str| EnvelopeError::MalformedArmor(what.to_owned());
+        let block = Block::parse(label, text)?;
+        let key_id = block.key_id.ok_or_else(|| malformed("no Key-Id header"))?;
+        let signature = block
+            .signature
+            .ok_or_else(|| malformed("no Signature header"))?;
+        let payload = block.payload;
+        let signature = BASE64
+            .decode(signature)
+            .map_err(|e| EnvelopeError::BadEncoding(format!("signature: {e}")))?;
+        let signature: [u8; 64] = signature.try_into().map_err(|b: Vec<u8>| {
+            EnvelopeError::BadEncoding(format!("signature is {} bytes instead of 64", b.len()))
+        })?;
+        Ok(Armored {
+            key_id,
+            signature: Signature::from_bytes(&signature),
+            payload,
+        })
+    }
+}
+
+/// One armored block as written: its optional headers and its decoded body.
+struct Block {
+    key_id: Option<KeyId>,
+    signature: Option<String>,
+    payload: Vec<u8>,
+}
+
+impl Block {
+    /// Parses the first block labelled `label` in `text`: the marker line, headers up to
+    /// a blank line, the base64 body and the end marker.
+    fn parse(label: &str, text: &str) -> Result<Block, EnvelopeError> {
+        let malformed = |what: &str| EnvelopeError::MalformedArmor(what.to_owned());
         let begin = format!("-----BEGIN {label}-----");
         let end = format!("-----END {label}-----");
         let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
@@ -405,24 +437,49 @@ impl Armored {
         if !ended {
             return Err(malformed(&format!("no \"{end}\" line")));
         }
-        let key_id = key_id.ok_or_else(|| malformed("no Key-Id header"))?;
-        let signature = signature.ok_or_else(|| malformed("no Signature header"))?;
         if body.is_empty() {
             return Err(malformed("empty body"));
         }
-        let signature = BASE64
-            .decode(signature)
-            .map_err(|e| EnvelopeError::BadEncoding(format!("signature: {e}")))?;
-        let signature: [u8; 64] = signature.try_into().map_err(|b: Vec<u8>| {
-            EnvelopeError::BadEncoding(format!("signature is {} bytes instead of 64", b.len()))
-        })?;
         let payload = BASE64
             .decode(body)
             .map_err(|e| EnvelopeError::BadEncoding(format!("body: {e}")))?;
-        Ok(Armored {
+        Ok(Block {
             key_id,
-            signature: Signature::from_bytes(&signature),
+            signature,
             payload,
         })
     }
+}
+
+/// Writes an unsigned block labelled `label`: data that a signed document binds by its
+/// digest, so that signing the document does not mean hashing the data again.
+pub fn attachment(label: &str, payload: &[u8]) -> String {
+    let body = BASE64.encode(payload);
+    let mut out = String::with_capacity(body.len() + body.len() / 64 + 2 * label.len() + 32);
+    out.push_str(&format!("-----BEGIN {label}-----\n\n"));
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The bodies of the unsigned blocks labelled `label` in `text`, in order. Malformed
+/// blocks and blocks that carry a signature are skipped: an attachment is trusted only
+/// through the digest a verified document gives for it.
+pub fn attachments(label: &str, text: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&begin) {
+        let tail = &rest[at..];
+        if let Ok(block) = Block::parse(label, tail) {
+            if block.key_id.is_none() && block.signature.is_none() {
+                found.push(block.payload);
+            }
+        }
+        rest = &tail[begin.len()..];
+    }
+    found
 }

@@ -24,9 +24,15 @@ use licet_client::wire::{
 };
 use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
+use sha2::Digest as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The allocator the `licet` binary serves with (see its `main.rs`): the server is
+/// measured as it ships, and the bare handler beside it runs on the same one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONCURRENCY: usize = 16;
 const RUN: Duration = Duration::from_secs(5);
@@ -296,26 +302,54 @@ async fn run() {
 
     // Refresh throughput: each worker refreshes its own device, sending the sequence
     // it holds as the agent does.
+    // And the grant of the license it holds, as the agent does: the answers are leases.
+    let grants: Arc<Vec<String>> = Arc::new(
+        devices
+            .iter()
+            .map(|device| {
+                let blocks = licet_core::signing::attachments(
+                    licet_core::license::GRANT_LABEL,
+                    &device.license,
+                );
+                licet_core::signing::to_hex(&sha2::Sha256::digest(&blocks[0]))
+            })
+            .collect(),
+    );
     let devices = Arc::new(devices);
     let held: Arc<Vec<AtomicU64>> = Arc::new(devices.iter().map(|_| AtomicU64::new(0)).collect());
     let refresh = {
-        let (http, base, devices, held) =
-            (http.clone(), base.clone(), devices.clone(), held.clone());
+        let (http, base, devices, held, grants) = (
+            http.clone(),
+            base.clone(),
+            devices.clone(),
+            held.clone(),
+            grants.clone(),
+        );
         move |worker: usize| {
-            let (http, base, devices, held) =
-                (http.clone(), base.clone(), devices.clone(), held.clone());
+            let (http, base, devices, held, grants) = (
+                http.clone(),
+                base.clone(),
+                devices.clone(),
+                held.clone(),
+                grants.clone(),
+            );
             async move {
                 let device = &devices[worker];
                 let response = http
                     .post(format!("{base}/v1/devices/{}/refresh", device.device_id))
                     .bearer_auth(&device.device_token)
-                    .json(&serde_json::json!({ "sequence": held[worker].load(Ordering::Relaxed) }))
+                    .json(&serde_json::json!({
+                        "sequence": held[worker].load(Ordering::Relaxed),
+                        "grant_sha256": grants[worker],
+                    }))
                     .send()
                     .await
                     .unwrap();
                 assert!(response.status().is_success());
                 let refreshed: licet_client::wire::RefreshResponse = response.json().await.unwrap();
                 assert!(refreshed.sequence > held[worker].load(Ordering::Relaxed));
+                // The grant is unchanged: the answer is the signed lease alone.
+                assert!(!refreshed.license.contains(licet_core::license::GRANT_LABEL));
                 held[worker].store(refreshed.sequence, Ordering::Relaxed);
             }
         }

@@ -23,12 +23,14 @@ pub(crate) fn bought(subscription: &Subscription) -> Bought {
 }
 
 /// Signs a new license for a device, with a sequence above `floor` (see
-/// [`crate::sequences`]).
+/// [`crate::sequences`]). When the device says it holds the license's grant already
+/// (`held_grant`, its SHA-256), the answer is the signed lease alone.
 pub async fn license_for(
     state: &AppState,
     subscription: &Subscription,
     device: &Device,
     floor: Floor,
+    held_grant: Option<&str>,
 ) -> Result<(String, u64), ApiError> {
     let catalog = state.catalog(&subscription.product).await?;
     let bought = bought(subscription);
@@ -44,27 +46,30 @@ pub async fn license_for(
         .resolution(&catalog, &bought)?
         .map_err(|e| unfit(&e))?;
     let sequence = state.sequences.above(state.store.as_ref(), floor).await?;
-    let signed = license::issue_resolved(
-        &IssueRequest {
-            catalog: &catalog,
-            subscription: &bought,
-            license_id: LicenseId::new(licet_host::random::id("lic_").map_err(ApiError::internal)?),
-            tenant: subscription.tenant.clone(),
-            device: device.id.clone(),
-            fingerprint: &device.fingerprint,
-            issued_at: state.clock.now(),
-            term_ends_at: subscription.term_ends_at,
-            trial_started_at: subscription.trial_started_at,
-            sequence,
-            grace: None,
-            refresh: None,
-        },
-        &resolution,
-        state.signer.key(),
-    )
-    .map_err(ApiError::internal)?;
+    let request = IssueRequest {
+        catalog: &catalog,
+        subscription: &bought,
+        license_id: LicenseId::new(licet_host::random::id("lic_").map_err(ApiError::internal)?),
+        tenant: subscription.tenant.clone(),
+        device: device.id.clone(),
+        fingerprint: &device.fingerprint,
+        issued_at: state.clock.now(),
+        term_ends_at: subscription.term_ends_at,
+        trial_started_at: subscription.trial_started_at,
+        sequence,
+        grace: None,
+        refresh: None,
+    };
+    let grant = state.grant(&request, &resolution)?;
+    let signed = license::issue_with_grant(&request, &resolution, &grant, state.signer.key())
+        .map_err(ApiError::internal)?;
     bump(&state.metrics.licenses_issued);
-    Ok((state.signer.bundle(&signed.armored), sequence))
+    let text = if held_grant == Some(grant.sha256()) {
+        signed.lease_only()
+    } else {
+        &signed.armored
+    };
+    Ok((state.signer.bundle(text), sequence))
 }
 
 /// Why a subscription that is not active refuses a device: the verdict, the stable

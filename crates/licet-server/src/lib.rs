@@ -94,6 +94,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         clock,
         catalogs: Default::default(),
         resolutions: Default::default(),
+        grants: Default::default(),
         revisions: Default::default(),
         sessions,
         sequences: Default::default(),

@@ -5,12 +5,14 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::signer::Signer;
 use licet_core::catalog::Catalog;
-use licet_core::ids::ProductId;
+use licet_core::ids::{ProductId, TenantId};
+use licet_core::license::{self, Grant, IssueError, IssueRequest};
 use licet_core::resolve::{Resolution, ResolveError, Subscription};
 use licet_host::clock::Clock;
 use licet_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
 
 /// Parsed catalogs by product and revision.
 pub type CatalogCache = RwLock<HashMap<(ProductId, i64), Arc<Catalog>>>;
@@ -25,6 +27,24 @@ pub type RevisionCache = RwLock<HashMap<ProductId, (i64, u64)>>;
 /// refused), and resolution is pure, so an entry never goes stale; the map is emptied
 /// when it grows past [`RESOLUTIONS_MAX`] entries.
 pub type ResolutionCache = RwLock<HashMap<(ProductId, String, Subscription), Arc<Resolution>>>;
+
+/// Encoded license grants, shared by every device of a subscription: keyed by the
+/// tenant, the trial's start and the resolution they encode (by identity; the entry
+/// holds the resolution, so its address is not reused while the entry lives). Emptied
+/// when it grows past [`GRANTS_MAX`] entries.
+pub type GrantCache = RwLock<HashMap<GrantKey, (Arc<Resolution>, Arc<Grant>)>>;
+
+/// See [`GrantCache`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GrantKey {
+    tenant: TenantId,
+    trial_started_at: Option<OffsetDateTime>,
+    resolution: usize,
+}
+
+/// Entries the grant cache holds at most (one per subscription being issued for; a
+/// grant is a few kilobytes).
+pub const GRANTS_MAX: usize = 2_000;
 
 /// Entries the resolution cache holds at most (distinct plans × add-on mixes in use).
 pub const RESOLUTIONS_MAX: usize = 10_000;
@@ -46,6 +66,8 @@ pub struct AppState {
     /// Subscriptions resolved against catalogs, shared by every license issued for
     /// them.
     pub resolutions: Arc<ResolutionCache>,
+    /// Encoded grants, so that a refresh signs only its lease.
+    pub grants: Arc<GrantCache>,
     /// Device sessions, trusted until the store changes.
     pub sessions: Arc<crate::sessions::Sessions>,
     /// This replica's block of license sequence numbers.
@@ -149,5 +171,35 @@ impl AppState {
         }
         cache.insert(key, resolution.clone());
         Ok(Ok(resolution))
+    }
+
+    /// The grant `request` encodes, from the cache when a license for the same tenant,
+    /// trial and resolution was issued before. A trial that has not started is encoded
+    /// afresh each time (its start would be this issue's time).
+    pub fn grant(
+        &self,
+        request: &IssueRequest<'_>,
+        resolution: &Arc<Resolution>,
+    ) -> Result<Arc<Grant>, ApiError> {
+        let encode = || license::grant(request, resolution).map(Arc::new);
+        let internal = |e: IssueError| ApiError::internal(e);
+        if resolution.trial_days.is_some() && request.trial_started_at.is_none() {
+            return encode().map_err(internal);
+        }
+        let key = GrantKey {
+            tenant: request.tenant.clone(),
+            trial_started_at: request.trial_started_at,
+            resolution: Arc::as_ptr(resolution) as usize,
+        };
+        if let Some((_, hit)) = self.grants.read().map_err(ApiError::internal)?.get(&key) {
+            return Ok(hit.clone());
+        }
+        let grant = encode().map_err(internal)?;
+        let mut cache = self.grants.write().map_err(ApiError::internal)?;
+        if cache.len() >= GRANTS_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (resolution.clone(), grant.clone()));
+        Ok(grant)
     }
 }

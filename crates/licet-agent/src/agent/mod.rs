@@ -29,12 +29,14 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use ed25519_dalek::SigningKey;
 use licet_client::agent::{ACTIVATION_REQUEST_FORMAT, ActivationRequestFile};
-use licet_client::wire::{ActivationRequest, DeviceProof, HeartbeatRequest};
+use licet_client::wire::{ActivationRequest, DeviceProof, HeartbeatRequest, RefreshRequest};
 use licet_client::{Client, ClientError};
 use licet_core::amount::Amount;
 use licet_core::catalog::{Catalog, FeatureKind};
 use licet_core::ids::DeviceId;
-use licet_core::license::{self, Expectations, LicenseError, LicensePayload, VerifiedLicense};
+use licet_core::license::{
+    self, Expectations, LicenseError, LicensePayload, VerifiedLicense, with_held_grant,
+};
 use licet_core::planning::{DeviceFacts, ModulePlan};
 use licet_core::signing::{Keyring, format_public_key, parse_public_key};
 use licet_core::snapshot::{QuotaDecision, Snapshot};

@@ -142,22 +142,35 @@ impl Agent {
         lock(&self.inner.sync).last_attempt = Some(now);
         // What the device holds, verdicts included: the server answers above it, so
         // the answer is never one this device must refuse as a rollback.
-        let held = {
+        // And the grant of the license it holds: an unchanged grant is not sent again.
+        let (held, held_license) = {
             let p = lock(&self.inner.persisted);
-            p.verdict
+            let held = p
+                .verdict
                 .as_ref()
-                .map_or(p.max_sequence, |v| v.sequence.max(p.max_sequence))
+                .map_or(p.max_sequence, |v| v.sequence.max(p.max_sequence));
+            (held, p.license.clone())
         };
-        let result = client
-            .refresh(device_id.as_str(), Some(&nonce), Some(held))
-            .await;
+        let request = RefreshRequest {
+            nonce: Some(nonce.clone()),
+            sequence: Some(held),
+            grant_sha256: held_license
+                .as_ref()
+                .and_then(|l| l.grant_sha256())
+                .map(str::to_owned),
+        };
+        let result = client.refresh_with(device_id.as_str(), &request).await;
         let outcome = match result {
             Ok(response) => {
-                let verified = match self.verify(&response.license, DeviceIdentity::Same) {
+                let text = match &held_license {
+                    Some(held) => with_held_grant(&response.license, held),
+                    None => response.license,
+                };
+                let verified = match self.verify(&text, DeviceIdentity::Same) {
                     Err(LicenseError::UnknownKeyId(_))
                         if self.learn_keys(&client).await.unwrap_or(false) =>
                     {
-                        self.verify(&response.license, DeviceIdentity::Same)
+                        self.verify(&text, DeviceIdentity::Same)
                     }
                     other => other,
                 };

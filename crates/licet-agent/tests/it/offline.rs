@@ -206,24 +206,24 @@ async fn a_license_altered_on_disk_is_refused_and_the_status_says_why() {
     api.stop().await;
     server.stop();
 
-    // Upgrade "basic" to "enterprise" by editing the stored document.
+    // Upgrade "basic" to "enterprise" by editing the stored document: the plan is in
+    // the grant block, which is not signed itself but named by its digest in the
+    // signed lease.
     let db = rusqlite::Connection::open(device.data_dir().join("agent.db")).unwrap();
     let armored: String = db
         .query_row("SELECT armored FROM license", [], |r| r.get(0))
         .unwrap();
-    // The license block only; the signing key's certificate follows it.
-    let end = armored.find("-----END LICET LICENSE-----").unwrap();
-    let armored_license = &armored[..end];
-    let body: String = armored_license
-        .lines()
-        .filter(|l| !l.starts_with("-----") && !l.contains(':') && !l.is_empty())
-        .collect();
+    let begin = "-----BEGIN LICET LICENSE GRANT-----";
+    let start = armored.find(begin).unwrap() + begin.len();
+    let end = armored.find("-----END LICET LICENSE GRANT-----").unwrap();
+    let grant_block = &armored[start..end];
+    let body: String = grant_block.lines().collect();
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::STANDARD;
     let payload = String::from_utf8(engine.decode(&body).unwrap()).unwrap();
-    assert!(payload.contains("\"basic\""));
+    assert!(payload.contains("\"basic\""), "{payload}");
     let forged = armored.replace(
-        &body_lines(armored_license),
+        &body_lines(grant_block),
         &wrap(&engine.encode(payload.replace("\"basic\"", "\"enterprise\""))),
     );
     assert_ne!(forged, armored, "the forgery changed the file");
@@ -235,7 +235,11 @@ async fn a_license_altered_on_disk_is_refused_and_the_status_says_why() {
     let current = restarted.current();
     assert_eq!(current.report.state, LicenseState::Unactivated);
     assert!(current.detail.contains("was refused"), "{}", current.detail);
-    assert!(current.detail.contains("signature"), "{}", current.detail);
+    assert!(
+        current.detail.contains("grant block is missing or altered"),
+        "{}",
+        current.detail
+    );
     assert!(!restarted.entitlements().allows("vehicle.color"));
 }
 

@@ -223,12 +223,18 @@ pub struct RefreshRequest {
     /// a number above everything it ever issued (a committed write per refresh).
     #[serde(default)]
     pub sequence: Option<u64>,
+    /// SHA-256 (hex) of the grant of the license the device holds (format 2 licenses).
+    /// When the new license has the same grant, the answer carries its signed lease
+    /// alone, and the device completes it with the grant it holds.
+    #[serde(default)]
+    pub grant_sha256: Option<String>,
 }
 
 /// `POST /v1/devices/{device_id}/refresh` response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RefreshResponse {
-    /// The new signed license, armored.
+    /// The new signed license, armored: its lease block, then its grant block — left
+    /// out when the request's `grant_sha256` names it.
     pub license: String,
     /// Its sequence number.
     pub sequence: u64,

@@ -232,3 +232,139 @@ fn absurd_terms_saturate_instead_of_panicking() {
     .unwrap();
     assert!(signed.payload.offline_grace_until > T0 + Duration::days(365 * 1000));
 }
+
+fn request_for<'a>(
+    catalog: &'a Catalog,
+    subscription: &'a Subscription,
+    sequence: u64,
+) -> IssueRequest<'a> {
+    IssueRequest {
+        catalog,
+        subscription,
+        license_id: LicenseId::new(format!("lic_{sequence}")),
+        tenant: TenantId::new("acme"),
+        device: DeviceId::new("gate-1"),
+        fingerprint: "fp-gate-1",
+        issued_at: T0 + Duration::minutes(sequence as i64),
+        term_ends_at: None,
+        trial_started_at: None,
+        sequence,
+        grace: None,
+        refresh: None,
+    }
+}
+
+#[test]
+fn a_lease_alone_completes_with_the_grant_the_device_holds() {
+    let catalog = example("gate-control");
+    let bought = Subscription::plan("enterprise");
+    let resolution = catalog.resolve(&bought).unwrap();
+    let first_request = request_for(&catalog, &bought, 1);
+    let grant = license::grant(&first_request, &resolution).unwrap();
+    let first = license::issue_with_grant(&first_request, &resolution, &grant, &key(1)).unwrap();
+    let ring = trusting(&[1]);
+    let held = license::verify(&ring, &first.armored, &expect_fp()).unwrap();
+    assert_eq!(held.grant_sha256(), Some(grant.sha256()));
+
+    // An hour later: the same grant, a new lease. The lease alone is what changed.
+    let second_request = request_for(&catalog, &bought, 2);
+    let second = license::issue_with_grant(&second_request, &resolution, &grant, &key(1)).unwrap();
+    let whole = license::issue_resolved(&second_request, &resolution, &key(1)).unwrap();
+    assert_eq!(whole.armored, second.armored, "issuing is deterministic");
+    let lease = second.lease_only();
+    assert!(!lease.contains(license::GRANT_LABEL));
+    assert!(
+        lease.len() * 3 < second.armored.len(),
+        "lease {} bytes of {}",
+        lease.len(),
+        second.armored.len()
+    );
+    // On its own the lease is refused, naming what is missing.
+    assert_eq!(
+        license::verify(&ring, lease, &expect_fp()).unwrap_err(),
+        LicenseError::GrantMismatch(grant.sha256().to_owned())
+    );
+    let completed = license::with_held_grant(lease, &held);
+    let verified = license::verify(&ring, &completed, &expect_fp()).unwrap();
+    assert_eq!(verified.payload(), &second.payload);
+    assert_eq!(verified.payload().sequence, 2);
+    assert_eq!(verified.payload().plan.as_str(), "enterprise");
+    assert_eq!(
+        verified.payload().refresh_after,
+        T0 + Duration::minutes(2) + verified.payload().refresh_interval()
+    );
+    // A whole document is left as it is.
+    assert_eq!(
+        license::with_held_grant(&second.armored, &held),
+        second.armored
+    );
+}
+
+#[test]
+fn a_grant_is_bound_to_its_lease() {
+    let catalog = example("gate-control");
+    let ring = trusting(&[1]);
+    let basic = issue_for(&catalog, "basic", 1, 1);
+    let enterprise = issue_for(&catalog, "enterprise", 1, 1);
+    let grant_of = |text: &str| {
+        let at = text.find("-----BEGIN LICET LICENSE GRANT-----").unwrap();
+        text[at..].to_owned()
+    };
+    // A basic lease with an enterprise grant spliced in is refused.
+    let spliced = format!("{}{}", basic.lease_only(), grant_of(&enterprise.armored));
+    assert!(matches!(
+        license::verify(&ring, &spliced, &expect_fp()).unwrap_err(),
+        LicenseError::GrantMismatch(_)
+    ));
+    // So is a basic lease completed with the grant of an enterprise license held.
+    let held = license::verify(&ring, &enterprise.armored, &expect_fp()).unwrap();
+    let completed = license::with_held_grant(basic.lease_only(), &held);
+    assert!(matches!(
+        license::verify(&ring, &completed, &expect_fp()).unwrap_err(),
+        LicenseError::GrantMismatch(_)
+    ));
+    // An extra grant block in front does not confuse it: the one named is used.
+    let padded = format!(
+        "{}{}{}",
+        basic.lease_only(),
+        grant_of(&enterprise.armored),
+        grant_of(&basic.armored)
+    );
+    let verified = license::verify(&ring, &padded, &expect_fp()).unwrap();
+    assert_eq!(verified.payload().plan.as_str(), "basic");
+    // One altered character in the grant's body is refused.
+    let mut altered = basic.armored.clone();
+    let at = altered.find("-----BEGIN LICET LICENSE GRANT-----").unwrap() + 40;
+    let flipped = if &altered[at..at + 1] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    altered.replace_range(at..at + 1, flipped);
+    assert!(license::verify(&ring, &altered, &expect_fp()).is_err());
+    assert!(inspect_plan(&altered).is_none_or(|plan| plan == "basic"));
+}
+
+fn inspect_plan(text: &str) -> Option<String> {
+    license::inspect(text)
+        .ok()
+        .map(|(_, payload)| payload.plan.as_str().to_owned())
+}
+
+#[test]
+fn a_single_block_license_of_format_1_still_verifies() {
+    let catalog = example("gate-control");
+    let current = issue_for(&catalog, "standard", 3, 1);
+    let mut payload = current.payload.clone();
+    payload.format = 1;
+    let armored = licet_core::signing::seal(
+        license::LICENSE_LABEL,
+        &serde_json::to_vec(&payload).unwrap(),
+        &key(1),
+    );
+    let verified = license::verify(&trusting(&[1]), &armored, &expect_fp()).unwrap();
+    assert_eq!(verified.payload(), &payload);
+    assert_eq!(verified.grant_sha256(), None);
+    // Nothing to complete a lease with: the text is left as it is.
+    assert_eq!(license::with_held_grant("lease", &verified), "lease");
+}

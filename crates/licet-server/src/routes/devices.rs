@@ -242,7 +242,7 @@ pub(crate) async fn activate_with(
         }
     };
     bump(&state.metrics.activations);
-    let (license, _) = license_for(state, &subscription, &device, floor).await?;
+    let (license, _) = license_for(state, &subscription, &device, floor, None).await?;
     Ok(Activated {
         device,
         subscription,
@@ -329,7 +329,9 @@ pub async fn refresh(
     if subscription.status != SubscriptionStatus::Active {
         return Err(refusal(&state, &device, subscription.status, body.nonce, floor).await?);
     }
-    let (license, sequence) = license_for(&state, &subscription, &device, floor).await?;
+    let held_grant = body.grant_sha256.as_deref();
+    let (license, sequence) =
+        license_for(&state, &subscription, &device, floor, held_grant).await?;
     Ok(Json(RefreshResponse { license, sequence }))
 }
 

@@ -371,6 +371,37 @@ async fn a_plan_change_reaches_the_device_at_its_next_refresh(server: &TestServe
         .unwrap();
     let (_, before) = license::inspect(&activated.license).unwrap();
     assert!(!before.entitlements.modules.contains_key("vehicle.make"));
+    let held = license::verify(
+        &keyring(server).await,
+        &activated.license,
+        &license::Expectations::default(),
+    )
+    .unwrap();
+    let device = server.anon.with_token(&activated.device_token);
+    let holding = licet_client::wire::RefreshRequest {
+        grant_sha256: held.grant_sha256().map(str::to_owned),
+        ..Default::default()
+    };
+    // While nothing changed, a device that names its grant gets the signed lease alone,
+    // which its grant completes.
+    let lease = device
+        .refresh_with(&activated.device_id, &holding)
+        .await
+        .unwrap();
+    assert!(!lease.license.contains(license::GRANT_LABEL));
+    assert!(lease.license.len() * 2 < activated.license.len());
+    let completed = license::verify(
+        &keyring(server).await,
+        &license::with_held_grant(&lease.license, &held),
+        &license::Expectations {
+            fingerprint: Some("fp"),
+            now: None,
+            min_sequence: Some(held.payload().sequence + 1),
+        },
+    )
+    .unwrap();
+    assert_eq!(completed.payload().plan.as_str(), "basic");
+    assert_eq!(completed.payload().sequence, lease.sequence);
     let change = |plan: &str| licet_client::wire::SubscriptionChange {
         plan: Some(plan.into()),
         ..Default::default()
@@ -387,12 +418,12 @@ async fn a_plan_change_reaches_the_device_at_its_next_refresh(server: &TestServe
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let refreshed = server
-        .anon
-        .with_token(&activated.device_token)
-        .refresh(&activated.device_id, None, None)
+    // The grant the device names is not the new one: the whole license comes.
+    let refreshed = device
+        .refresh_with(&activated.device_id, &holding)
         .await
         .unwrap();
+    assert!(refreshed.license.contains(license::GRANT_LABEL));
     let (_, after) = license::inspect(&refreshed.license).unwrap();
     assert_eq!(after.plan.as_str(), "professional");
     assert!(after.entitlements.modules.contains_key("vehicle.make"));

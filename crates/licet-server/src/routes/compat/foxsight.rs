@@ -126,7 +126,8 @@ pub async fn foxsight_validate(
     let validation = match device {
         Some(device) if subscription.status == SubscriptionStatus::Active => {
             // Foxsight's client does not say what it holds.
-            let (armored, _) = license_for(&state, &subscription, &device, Floor::Unknown).await?;
+            let (armored, _) =
+                license_for(&state, &subscription, &device, Floor::Unknown, None).await?;
             let license = foxsight_license(&state, &subscription, key.as_str(), armored).await?;
             FoxsightValidation {
                 is_valid: true,
