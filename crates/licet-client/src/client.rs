@@ -300,6 +300,12 @@ impl Client {
         .await
     }
 
+    /// Imports customers' subscriptions with their existing keys (admin token), or on
+    /// a dry run reports what would happen.
+    pub async fn import(&self, request: &ImportRequest) -> Result<ImportReport, ClientError> {
+        self.post("/v1/imports", request).await
+    }
+
     /// Issues a tenant's invoices for an ended month.
     pub async fn issue_invoices(
         &self,

@@ -121,6 +121,18 @@ fn main() {
             license::issue(&request(black_box(sequence)), &key).is_ok()
         })
     });
+    // What a server with the subscription's grant cached signs per refresh.
+    let resolution = catalog
+        .resolve(&subscription)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let grant = license::grant(&request(1), &resolution).unwrap_or_else(|e| panic!("{e}"));
+    group.bench_function("lease_over_cached_grant", |b| {
+        b.iter(|| {
+            sequence += 1;
+            license::issue_with_grant(&request(black_box(sequence)), &resolution, &grant, &key)
+                .is_ok()
+        })
+    });
     group.bench_function("resolve", |b| {
         b.iter(|| catalog.resolve(black_box(&subscription)).is_ok())
     });
@@ -166,6 +178,13 @@ fn main() {
             payload.len(),
             sign / 1000.0,
             issue / sign
+        );
+    }
+    if let (Some(lease), Some(sign)) = (estimate("issue/lease_over_cached_grant"), sign) {
+        println!(
+            "lease issue     {:>10.1} us   (grant cached, as the server signs a refresh)   ratio to the raw sign above {:.2}x",
+            lease / 1000.0,
+            lease / sign
         );
     }
 }

@@ -4,6 +4,10 @@
 //! so a mistyped or swapped character is caught before any lookup. Crockford's alphabet
 //! has no I, L, O or U; when reading, `O` is taken as `0` and `I`/`L` as `1`, case and
 //! spacing are ignored. The randomness is the caller's: the core has none.
+//!
+//! Keys a vendor issued before Licet (Foxsight's `FXSGHT-XXXX-XXXX-XXXX-XXXX`, say) are
+//! imported as they are ([`ImportedKey`]): a customer types the key they have.
+//! [`TypedKey::parse`] reads either kind.
 
 use crate::signing::to_hex;
 use sha2::{Digest, Sha256};
@@ -140,6 +144,142 @@ impl fmt::Debug for LicenseKey {
     }
 }
 
+/// The shortest imported key accepted: shorter keys are guessable whatever their source.
+pub const IMPORTED_MIN_SYMBOLS: usize = 8;
+/// The longest imported key accepted.
+pub const IMPORTED_MAX_LENGTH: usize = 128;
+
+/// A license key issued by another system and imported into Licet, in its own format.
+/// Case and surrounding spaces are ignored; its letters, digits and separators are
+/// kept as they are. It has no check symbol, so a mistyped one is only "not found".
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ImportedKey(String);
+
+/// Why a text is not an importable key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImportedKeyError {
+    /// Fewer than [`IMPORTED_MIN_SYMBOLS`] letters and digits.
+    #[error(
+        "an imported license key needs at least {IMPORTED_MIN_SYMBOLS} letters or digits; this one has {0}"
+    )]
+    TooShort(usize),
+    /// Longer than [`IMPORTED_MAX_LENGTH`].
+    #[error("an imported license key is at most {IMPORTED_MAX_LENGTH} characters long")]
+    TooLong,
+    /// A character other than an ASCII letter, digit, `-`, `_` or `.`.
+    #[error("an imported license key cannot contain {0:?}; use letters, digits, '-', '_' or '.'")]
+    Character(char),
+}
+
+impl ImportedKey {
+    /// Parses an imported key: trimmed, letters in upper case.
+    pub fn parse(text: &str) -> Result<ImportedKey, ImportedKeyError> {
+        let text = text.trim();
+        if text.len() > IMPORTED_MAX_LENGTH {
+            return Err(ImportedKeyError::TooLong);
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(ImportedKeyError::Character(bad));
+        }
+        let symbols = text.chars().filter(char::is_ascii_alphanumeric).count();
+        if symbols < IMPORTED_MIN_SYMBOLS {
+            return Err(ImportedKeyError::TooShort(symbols));
+        }
+        Ok(ImportedKey(text.to_ascii_uppercase()))
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 (hex) of `imported:` and the canonical text, so that no imported key
+    /// hashes like a Licet key.
+    pub fn hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"imported:");
+        hasher.update(self.0.as_bytes());
+        to_hex(&hasher.finalize())
+    }
+
+    /// The last four characters.
+    pub fn hint(&self) -> String {
+        let start = self.0.len().saturating_sub(4);
+        self.0[start..].to_owned()
+    }
+}
+
+/// Keys are secrets: debug output shows only the hint.
+impl fmt::Debug for ImportedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ImportedKey(…{})", self.hint())
+    }
+}
+
+/// A key as a customer typed it: Licet's own, or one imported from another system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypedKey {
+    /// A Licet key (`LCT-…`).
+    Licet(LicenseKey),
+    /// An imported key.
+    Imported(ImportedKey),
+}
+
+/// Why a typed text is no key at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TypedKeyError {
+    /// It starts like a Licet key but is not a well-formed one.
+    #[error(transparent)]
+    Licet(#[from] LicenseKeyError),
+    /// It cannot be an imported key either.
+    #[error(transparent)]
+    Imported(#[from] ImportedKeyError),
+}
+
+impl TypedKey {
+    /// Reads a typed key. A text that starts with `LCT` is a Licet key, held to its
+    /// check symbol (so a typo is named, not looked up); anything else is taken as an
+    /// imported key.
+    pub fn parse(text: &str) -> Result<TypedKey, TypedKeyError> {
+        let trimmed = text.trim_start();
+        let licet = trimmed
+            .get(..PREFIX.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(PREFIX));
+        if licet {
+            Ok(TypedKey::Licet(LicenseKey::parse(text)?))
+        } else {
+            Ok(TypedKey::Imported(ImportedKey::parse(text)?))
+        }
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TypedKey::Licet(key) => key.as_str(),
+            TypedKey::Imported(key) => key.as_str(),
+        }
+    }
+
+    /// What the server stores and looks up.
+    pub fn hash(&self) -> String {
+        match self {
+            TypedKey::Licet(key) => key.hash(),
+            TypedKey::Imported(key) => key.hash(),
+        }
+    }
+
+    /// The last four characters, for listings.
+    pub fn hint(&self) -> String {
+        match self {
+            TypedKey::Licet(key) => key.hint(),
+            TypedKey::Imported(key) => key.hint(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +339,46 @@ mod tests {
         assert_eq!(
             LicenseKey::parse("LCT-UUUUU-00000-00000-00000"),
             Err(LicenseKeyError::Character('U'))
+        );
+    }
+
+    #[test]
+    fn imported_keys_are_read_as_issued_and_hash_apart_from_licet_keys() {
+        let typed = TypedKey::parse("  fxsght-ab12-cd34-ef56-gh78 ").unwrap();
+        let TypedKey::Imported(key) = &typed else {
+            panic!("{typed:?}")
+        };
+        assert_eq!(key.as_str(), "FXSGHT-AB12-CD34-EF56-GH78");
+        assert_eq!(typed.hint(), "GH78");
+        assert_eq!(
+            typed.hash(),
+            TypedKey::parse("FXSGHT-AB12-CD34-EF56-GH78")
+                .unwrap()
+                .hash()
+        );
+        // The same text as a Licet key's canonical form would not hash alike.
+        let licet = LicenseKey::from_random([9; 12]);
+        assert_ne!(ImportedKey(licet.as_str().to_owned()).hash(), licet.hash());
+        assert!(matches!(
+            TypedKey::parse(licet.as_str()),
+            Ok(TypedKey::Licet(_))
+        ));
+        // A Licet key with a typo is named as one, not looked up as an import.
+        assert!(matches!(
+            TypedKey::parse("LCT-12345"),
+            Err(TypedKeyError::Licet(LicenseKeyError::Length(5)))
+        ));
+        assert_eq!(
+            TypedKey::parse("ab-12"),
+            Err(TypedKeyError::Imported(ImportedKeyError::TooShort(4)))
+        );
+        assert_eq!(
+            TypedKey::parse("FXSGHT ABCD 1234"),
+            Err(TypedKeyError::Imported(ImportedKeyError::Character(' ')))
+        );
+        assert_eq!(
+            TypedKey::parse(&"A".repeat(129)),
+            Err(TypedKeyError::Imported(ImportedKeyError::TooLong))
         );
     }
 }

@@ -245,7 +245,9 @@ pub fn router(state: AppState) -> Router {
 /// registered with `routes!`, which takes its path, method and documentation from the
 /// handler's `#[utoipa::path]`.
 pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    use routes::{catalogs, compat, devices, invoices, subscriptions, system, tenants, usage};
+    use routes::{
+        catalogs, compat, devices, imports, invoices, subscriptions, system, tenants, usage,
+    };
     use utoipa::OpenApi as _;
     use utoipa_axum::routes;
     let (routes, document) =
@@ -269,6 +271,7 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
                 subscriptions::get_subscription,
                 subscriptions::change_subscription
             ))
+            .routes(routes!(imports::import))
             .routes(routes!(subscriptions::suspend))
             .routes(routes!(subscriptions::resume))
             .routes(routes!(subscriptions::cancel))

@@ -39,6 +39,56 @@ pub enum Command {
     /// Preview or issue a tenant's monthly invoices on a Licet server.
     #[command(subcommand)]
     Invoice(InvoiceCommand),
+    /// Import existing customers and their license keys (any format) from a CSV or
+    /// JSON file into a Licet server.
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
+}
+
+const IMPORT_EXAMPLES: &str =
+    "The CSV file has a header line; its columns are customer (or tenant_id), product_id,
+plan, license_key, and optionally addons (id:quantity;…), trial (true/false) and
+term_ends_at (RFC 3339). A JSON file is an array of objects with the same fields
+(addons as [{\"id\": …, \"quantity\": …}]).
+
+Exit codes: 0 every row imported (or already was), 3 some rows refused (listed), 1 error.
+
+Examples:
+  licet import customers.csv --dry-run --server http://127.0.0.1:8470 --token lct_admin_…
+  LICET_SERVER=http://127.0.0.1:8470 LICET_TOKEN=lct_admin_… licet import customers.csv";
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file: CSV or JSON (told by its extension, or by --input).
+    pub file: std::path::PathBuf,
+    /// The Licet server's URL.
+    #[arg(long, env = "LICET_SERVER", value_name = "URL")]
+    pub server: String,
+    /// An admin token.
+    #[arg(
+        long,
+        env = "LICET_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// Check every row and report what would be refused and why; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file's format, when its extension does not say.
+    #[arg(long, value_enum)]
+    pub input: Option<ImportInput>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The format of an import file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportInput {
+    /// Comma-separated, with a header line.
+    Csv,
+    /// A JSON array of rows.
+    Json,
 }
 
 const INVOICE_EXAMPLES: &str = "Examples:

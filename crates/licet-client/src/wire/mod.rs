@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod imports;
 mod metering;
+pub use imports::*;
 pub use metering::*;
 
 /// The body of every error response.

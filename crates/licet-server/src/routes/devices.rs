@@ -18,7 +18,7 @@ use licet_client::wire::{
 };
 use licet_core::device_proof;
 use licet_core::ids::{DeviceId, TenantId};
-use licet_core::license_key::LicenseKey;
+use licet_core::license_key::TypedKey;
 use licet_core::state::Verdict;
 use licet_store::{
     Activation, CredentialKind, Device, DeviceStatus, Heartbeat, NewDevice, StoreError,
@@ -151,8 +151,9 @@ pub(crate) async fn activate_with(
     hardware: serde_json::Value,
 ) -> Result<Activated, ApiError> {
     // A mistyped key is refused before any lookup.
+    // Licet's own keys, or keys imported from the vendor's earlier system.
     let key =
-        LicenseKey::parse(license_key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+        TypedKey::parse(license_key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
     bounded("fingerprint", fingerprint, 512)?;
     bounded("name", name, 200)?;
     let subscription = match state.store.find_subscription_by_key(&key.hash()).await {

@@ -3,6 +3,7 @@
 pub mod catalogs;
 pub mod compat;
 pub mod devices;
+pub mod imports;
 pub mod invoices;
 pub mod subscriptions;
 pub mod system;

@@ -48,7 +48,7 @@ pub(crate) fn view(subscription: &Subscription, license_key: Option<String>) -> 
     }
 }
 
-fn addons(list: &[AddonQuantity]) -> Vec<AddonGrant> {
+pub(crate) fn addons(list: &[AddonQuantity]) -> Vec<AddonGrant> {
     list.iter()
         .map(|a| AddonGrant {
             id: AddonId::new(&a.id),
@@ -58,7 +58,10 @@ fn addons(list: &[AddonQuantity]) -> Vec<AddonGrant> {
 }
 
 /// Checks that the subscription resolves against its product's current catalog.
-async fn validate(state: &AppState, subscription: &Subscription) -> Result<(), ApiError> {
+pub(crate) async fn validate(
+    state: &AppState,
+    subscription: &Subscription,
+) -> Result<(), ApiError> {
     let catalog = state.catalog(&subscription.product).await?;
     catalog
         .resolve(&bought(subscription))

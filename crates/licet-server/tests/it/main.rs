@@ -11,6 +11,7 @@ mod brinkbyte_client;
 mod cloudevents_sdk;
 mod compat;
 mod credentials;
+mod imports;
 mod isolation;
 mod limits;
 mod metering;

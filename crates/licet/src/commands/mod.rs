@@ -2,6 +2,7 @@
 
 mod agent;
 mod catalog;
+mod import;
 mod invoice;
 mod keys;
 mod license;
@@ -70,6 +71,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Agent(args) => agent::run(&args),
         Command::Invoice(InvoiceCommand::Preview(args)) => invoice::run(&args, false),
         Command::Invoice(InvoiceCommand::Issue(args)) => invoice::run(&args, true),
+        Command::Import(args) => import::run(&args),
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn foxsight_activate(
         serde_json::json!({"installation_id": body.installation_id}),
     )
     .await?;
-    let key = LicenseKey::parse(&body.license_key)
+    let key = TypedKey::parse(&body.license_key)
         .map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
     let license = foxsight_license(
         &state,
@@ -89,8 +89,8 @@ async fn foxsight_device(
     state: &AppState,
     key: &str,
     hardware_id: &str,
-) -> Result<(Subscription, Option<Device>, LicenseKey), ApiError> {
-    let key = LicenseKey::parse(key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
+) -> Result<(Subscription, Option<Device>, TypedKey), ApiError> {
+    let key = TypedKey::parse(key).map_err(|e| ApiError::InvalidLicenseKey(e.to_string()))?;
     let subscription = match state.store.find_subscription_by_key(&key.hash()).await {
         Ok(subscription) => subscription,
         Err(StoreError::NotFound) => {

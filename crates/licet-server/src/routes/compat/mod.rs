@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use licet_client::wire::compat::*;
 use licet_core::amount::Amount;
 use licet_core::ids::{DeviceId, TenantId};
-use licet_core::license_key::LicenseKey;
+use licet_core::license_key::TypedKey;
 use licet_core::snapshot::{Snapshot, Value};
 use licet_core::state::LicenseState;
 use licet_store::{
