@@ -5,6 +5,7 @@
 
 mod agent;
 mod catalog;
+mod import;
 mod license;
 mod plan;
 mod replicas;
