@@ -385,7 +385,8 @@ async fn run() {
         )
         .await
         .unwrap();
-    let largest = *STEPS.last().unwrap();
+    // Twice the largest step, so that twice the knee can be driven wherever it is.
+    let largest = 2 * *STEPS.last().unwrap();
     let setup = Instant::now();
     let fleet = Arc::new(devices(&scoped, &tenant.id, &subscription.id, largest).await);
     month_of_usage(&scoped, &tenant.id, &subscription.id, largest).await;
