@@ -69,6 +69,9 @@ pub fn spawn(agent: &Agent, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<(
         tokio::spawn(heartbeat_loop(agent.clone(), shutdown.clone())),
         tokio::spawn(ticker(agent.clone(), shutdown.clone())),
     ];
+    if agent.config().server.is_some() {
+        tasks.push(tokio::spawn(catalog_loop(agent.clone(), shutdown.clone())));
+    }
     if let Some(command) = agent.config().on_plan_change.clone() {
         tasks.push(tokio::spawn(plan_hook(
             agent.clone(),
@@ -228,6 +231,46 @@ async fn ticker(agent: Agent, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(error) = agent.record_camera_days().await {
             tracing::error!("cannot record today's camera-days: {error:#}");
+        }
+    }
+}
+
+/// Fetches the product's signed catalog whenever the device lacks it: at first contact
+/// (the configured product, before any license) and when a license names a catalog
+/// version the device does not hold. Each want is fetched once the server answers;
+/// while it does not, retries back off like refreshes.
+async fn catalog_loop(agent: Agent, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = agent.changes();
+    let mut failures = 0u32;
+    let mut fetched = None;
+    loop {
+        let mut wait = Duration::from_secs(3600);
+        if let Some(wanted) = agent.catalog_wanted() {
+            if fetched.as_ref() != Some(&wanted) {
+                match agent.fetch_catalog(&wanted.product).await {
+                    Ok(_) => {
+                        failures = 0;
+                        fetched = Some(wanted);
+                    }
+                    Err(error) => {
+                        failures = failures.saturating_add(1);
+                        wait = backoff(failures, unit_random());
+                        tracing::warn!(
+                            retry_in_seconds = wait.as_secs(),
+                            "cannot fetch the product's signed catalog: {error:#}"
+                        );
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = stopped(&mut shutdown) => return,
         }
     }
 }

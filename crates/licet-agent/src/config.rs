@@ -54,7 +54,16 @@ pub struct AgentConfig {
     pub on_plan_change: Option<String>,
     /// Publish the snapshot to this Redis (`redis://127.0.0.1:6379`).
     pub redis_url: Option<String>,
-    /// A catalog file whose `unlicensed` policy applies before activation.
+    /// The product this device runs (its catalog's `product`, e.g. `gate-control`).
+    /// With `server`, the agent fetches the product's signed catalog at first contact
+    /// and keeps it, so the catalog's core features and its unlicensed policy (safe
+    /// mode) apply before activation and whenever the license is refused. Once
+    /// activated, the license names the product.
+    pub product: Option<String>,
+    /// A signed catalog file (`-----BEGIN LICET CATALOG-----`: the server's
+    /// `/v1/products/{product}/catalog/signed`, or `licet catalog sign`) for a device
+    /// that cannot reach the server. Like a license it must chain to `trusted_roots`;
+    /// a catalog file that does not is refused at start.
     pub catalog: Option<PathBuf>,
     /// The device's name at activation (default: the host name).
     pub name: Option<String>,
@@ -86,6 +95,7 @@ impl Default for AgentConfig {
             config_keys: Vec::new(),
             on_plan_change: None,
             redis_url: None,
+            product: None,
             catalog: None,
             name: None,
             identity_root: PathBuf::from("/"),

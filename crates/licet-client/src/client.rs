@@ -153,6 +153,32 @@ impl Client {
         .await
     }
 
+    /// A product's current catalog signed for devices (armored text; needs no token).
+    pub async fn signed_catalog(&self, product_id: &str) -> Result<String, ClientError> {
+        let response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/v1/products/{product_id}/catalog/signed"),
+            )
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(ClientError::Api {
+                status: status.as_u16(),
+                body: Box::new(body),
+            }),
+            Err(_) => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                text: text.chars().take(200).collect(),
+            }),
+        }
+    }
+
     /// Creates a tenant.
     pub async fn create_tenant(&self, name: &str) -> Result<TenantView, ClientError> {
         self.post(

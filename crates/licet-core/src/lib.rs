@@ -28,6 +28,7 @@ pub mod conformance;
 pub mod device_proof;
 pub mod license_key;
 pub mod planning;
+pub mod product_document;
 pub mod rating;
 pub mod snapshot;
 pub mod state;

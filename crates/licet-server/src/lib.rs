@@ -260,6 +260,7 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
             .routes(routes!(system::signing_key))
             .routes(routes!(catalogs::list_products))
             .routes(routes!(catalogs::put_catalog))
+            .routes(routes!(catalogs::signed_catalog))
             .routes(routes!(tenants::create_tenant, tenants::list_tenants))
             .routes(routes!(tenants::get_tenant))
             .routes(routes!(

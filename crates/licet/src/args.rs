@@ -440,6 +440,29 @@ pub enum CatalogCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Sign a catalog for devices that cannot reach the server (the agent's `catalog`
+    /// setting): its core features and unlicensed policy then apply before a license.
+    #[command(
+        after_help = "Example:\n  licet catalog sign examples/catalogs/gate-control.toml --key keys/signing.key \\\n    --certificate keys/signing.cert --out gate-control.catalog"
+    )]
+    Sign(CatalogSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogSignArgs {
+    /// Catalog file (TOML).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Private signing key (PKCS#8 PEM, mode 0600).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The key's certificate from the vendor's root (`licet keys certify`), bundled
+    /// so that devices trusting the root accept it.
+    #[arg(long)]
+    pub certificate: Option<PathBuf>,
+    /// Write the signed catalog here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@
 //! directory), `held` (the license held and its trust), `online` (the server),
 //! `devices` (cameras, quotas, usage, the plan) and `hooks` (for tests only).
 
+mod catalog;
 mod devices;
 mod held;
 mod hooks;
@@ -32,7 +33,7 @@ use licet_client::agent::{ACTIVATION_REQUEST_FORMAT, ActivationRequestFile};
 use licet_client::wire::{ActivationRequest, DeviceProof, HeartbeatRequest, RefreshRequest};
 use licet_client::{Client, ClientError};
 use licet_core::amount::Amount;
-use licet_core::catalog::{Catalog, FeatureKind};
+use licet_core::catalog::FeatureKind;
 use licet_core::ids::DeviceId;
 use licet_core::license::{
     self, Expectations, LicenseError, LicensePayload, VerifiedLicense, with_held_grant,
@@ -257,7 +258,8 @@ struct Inner {
     db: Db,
     fingerprint: Fingerprint,
     device_key: SigningKey,
-    unlicensed: Option<Catalog>,
+    /// The product's signed catalog: core features and the policy with no valid license.
+    catalog: Mutex<Option<Arc<licet_core::product_document::SignedCatalog>>>,
     current: Arc<ArcSwap<Current>>,
     persisted: Mutex<Persisted>,
     sync: Mutex<SyncStatus>,
@@ -467,9 +469,10 @@ impl Agent {
         }
         p.generation += 1;
         let payload = p.license.as_ref().map(VerifiedLicense::payload);
-        let snapshot = match (payload, &self.inner.unlicensed) {
+        let catalog = lock(&self.inner.catalog).clone();
+        let snapshot = match (payload, catalog) {
             (Some(payload), _) => Snapshot::from_license(payload, report.state),
-            (None, Some(catalog)) => Snapshot::unlicensed(catalog),
+            (None, Some(signed)) => Snapshot::unlicensed(signed.catalog()),
             (None, None) => Snapshot::empty(),
         };
         let next = Current {

@@ -23,17 +23,6 @@ impl Agent {
         .context("cannot open the usage outbox")?;
         let device_key = identity::device_key(&config.data_dir)?;
         let fingerprint = identity::fingerprint(&config.identity_root, &config.data_dir)?;
-        let unlicensed = match &config.catalog {
-            None => None,
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the catalog {}", path.display()))?;
-                Some(
-                    Catalog::from_toml(&text, &path.display().to_string())
-                        .map_err(|e| anyhow::anyhow!("{e}"))?,
-                )
-            }
-        };
         let mut http =
             reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10));
         if config.http_timeout_seconds > 0 {
@@ -91,6 +80,14 @@ impl Agent {
             None => None,
         };
         let high_water = db.meta_time("high_water")?;
+        let catalog = super::catalog::load(
+            &config,
+            &db,
+            &keyring,
+            clock
+                .now()
+                .max(high_water.unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+        )?;
         let mut persisted = Persisted {
             license: None,
             keyring,
@@ -165,7 +162,7 @@ impl Agent {
                 db,
                 fingerprint,
                 device_key,
-                unlicensed,
+                catalog: Mutex::new(catalog),
                 current: Arc::new(ArcSwap::from_pointee(placeholder)),
                 persisted: Mutex::new(persisted),
                 sync: Mutex::new(SyncStatus::default()),

@@ -17,12 +17,12 @@ fn catalog(name: &str) -> (Catalog, std::path::PathBuf) {
 }
 
 async fn observe(case: &Case) -> Expect {
-    let (catalog, catalog_path) = catalog(&case.catalog);
+    let (catalog, _) = catalog(&case.catalog);
     let (key, public) = signing_key();
     let device = Device::new(&format!("conformance-{}", case.name.len()));
     let mut config = device.config(None);
     config.trusted_keys = vec![public];
-    config.catalog = Some(catalog_path);
+    config.catalog = Some(device.signed_catalog(&case.catalog));
     if let Check::Plan {
         device_ram_mb,
         config_keys,

@@ -13,6 +13,7 @@ mod migrations;
 mod offline;
 mod openfeature;
 mod plan_hook;
+mod product_catalog;
 mod quota_checks;
 mod redis_publication;
 mod support;

@@ -143,6 +143,25 @@ impl Device {
         self.dir.path().join("data")
     }
 
+    /// The example catalog of `product` signed by [`signing_key`] (as `licet catalog
+    /// sign` writes it), in a file of this device's.
+    pub fn signed_catalog(&self, product: &str) -> PathBuf {
+        let source = repo().join(format!("examples/catalogs/{product}.toml"));
+        let text = std::fs::read_to_string(source).unwrap();
+        let catalog = licet_core::catalog::Catalog::from_toml(&text, product).unwrap();
+        let (key, _) = signing_key();
+        let signed = licet_core::product_document::seal_catalog(
+            &text,
+            &catalog,
+            time::macros::datetime!(2026-01-01 00:00 UTC),
+            &key,
+        )
+        .unwrap();
+        let path = self.dir.path().join(format!("{product}.catalog"));
+        std::fs::write(&path, signed).unwrap();
+        path
+    }
+
     pub fn config(&self, server: Option<&str>) -> AgentConfig {
         AgentConfig {
             server: server.map(str::to_owned),
@@ -316,7 +335,7 @@ pub fn offline_agent(
     let (_, public) = signing_key();
     let mut config = device.config(None);
     config.trusted_keys = vec![public];
-    config.catalog = Some(repo().join(format!("examples/catalogs/{product}.toml")));
+    config.catalog = Some(device.signed_catalog(product));
     adjust(&mut config);
     let agent = device.open(config, clock.clone());
     if agent.current().license.is_none() {

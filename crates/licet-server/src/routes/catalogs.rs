@@ -9,6 +9,7 @@ use axum::extract::State;
 use licet_client::wire::{CatalogUploaded, ErrorBody, ProductView};
 use licet_core::catalog::Catalog;
 use licet_core::ids::ProductId;
+use licet_core::product_document::seal_catalog;
 use licet_store::{ConflictKind, StoreError};
 
 /// Uploads a catalog version (TOML). Validated with the same messages as
@@ -83,5 +84,50 @@ pub async fn list_products(
                 revision: c.revision,
             })
             .collect(),
+    ))
+}
+
+/// The product's current catalog, signed for its devices (`-----BEGIN LICET CATALOG-----`,
+/// with the signing key's certificate): what an agent applies before it has a license
+/// (core features, the unlicensed policy: safe mode). Needs no credential, since a
+/// device asks before it has one; the catalog's text, prices included, is readable by
+/// anyone who reaches the server.
+#[utoipa::path(get, path = "/v1/products/{product_id}/catalog/signed", tag = "catalogs",
+    params(("product_id" = String, Path, description = "Product id, as in the catalog's `product`")),
+    responses((status = 200, description = "The signed catalog, armored", body = String, content_type = "text/plain"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn signed_catalog(
+    State(state): State<AppState>,
+    Id(product_id): Id<String>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    let product = ProductId::new(&product_id);
+    let record = match state.store.latest_catalog(&product).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::NotFound(format!(
+                "no catalog for product {product_id}; the vendor uploads one with PUT /v1/products/{product_id}/catalog"
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // The record's own text, not the cached newest catalog: an upload in between must
+    // not pair one revision's text with another's version.
+    let catalog = Catalog::from_toml(&record.source, &format!("{product_id}.toml"))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // The upload time dates the document, so every replica signs the same date for a
+    // revision and a newer upload always wins on the device.
+    let armored = seal_catalog(
+        &record.source,
+        &catalog,
+        record.created_at,
+        state.signer.key(),
+    )
+    .map_err(ApiError::internal)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        state.signer.bundle(&armored),
     ))
 }

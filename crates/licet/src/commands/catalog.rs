@@ -1,10 +1,11 @@
-//! `licet catalog check` and `licet catalog show`.
+//! `licet catalog check`, `licet catalog show` and `licet catalog sign`.
 
-use super::{load_catalog, subscription_from};
-use crate::args::{Format, SubscriptionArgs};
+use super::{load_catalog, subscription_from, time_or_now};
+use crate::args::{CatalogSignArgs, Format, SubscriptionArgs};
 use crate::output;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use licet_core::catalog::Catalog;
+use licet_core::product_document::seal_catalog;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -77,6 +78,38 @@ pub fn show(file: &std::path::Path, args: &SubscriptionArgs, format: Format) -> 
             }
             print!("{}", output::entitlements_text(&resolution.entitlements));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs a catalog for devices, with the signing key's certificate when given.
+pub fn sign(args: &CatalogSignArgs) -> Result<ExitCode> {
+    let catalog = load_catalog(&args.file)?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read catalog {}", args.file.display()))?;
+    let key = licet_host::keyfile::read_signing_key(&args.key)?;
+    let certificate = args
+        .certificate
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the certificate {}", path.display()))
+        })
+        .transpose()?;
+    let signed = seal_catalog(&text, &catalog, time_or_now("--at", None)?, &key)?;
+    let bundled = licet_core::trust::bundle(&signed, certificate.as_deref(), None);
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &bundled)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "wrote {}: catalog {} {} signed for devices",
+                path.display(),
+                catalog.product(),
+                catalog.version()
+            );
+        }
+        None => print!("{bundled}"),
     }
     Ok(ExitCode::SUCCESS)
 }

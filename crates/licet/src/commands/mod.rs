@@ -50,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             subscription,
             format,
         }) => catalog::show(&file, &subscription, format),
+        Command::Catalog(CatalogCommand::Sign(args)) => catalog::sign(&args),
         Command::License(LicenseCommand::Issue(args)) => license::issue(&args),
         Command::License(LicenseCommand::Verify {
             file,

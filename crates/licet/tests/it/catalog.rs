@@ -142,3 +142,45 @@ fn every_command_documents_examples() {
         assert!(stdout(&out).contains("Example"), "{args:?} has no examples");
     }
 }
+
+/// `licet catalog sign`: a catalog an air-gapped device accepts from the signing key it
+/// trusts, and from no other.
+#[test]
+fn a_signed_catalog_verifies_with_its_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = licet(["keys", "new", "--out", path(dir.path())]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let file = dir.path().join("gate-control.catalog");
+    let out = licet([
+        "catalog",
+        "sign",
+        path(&catalog("gate-control")),
+        "--key",
+        path(&dir.path().join("signing.key")),
+        "--out",
+        path(&file),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("catalog gate-control"),
+        "{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("-----BEGIN LICET CATALOG-----"));
+    let public = std::fs::read_to_string(dir.path().join("signing.pub")).unwrap();
+    let mut keyring = licet_core::signing::Keyring::new();
+    keyring.add(licet_core::signing::parse_public_key(public.trim()).unwrap());
+    let signed = licet_core::product_document::open_catalog(&keyring, &text, None).unwrap();
+    assert_eq!(signed.catalog().product().as_str(), "gate-control");
+    // Another key's keyring refuses it; so does an edit of the text inside.
+    let other = licet_core::signing::Keyring::new();
+    assert!(licet_core::product_document::open_catalog(&other, &text, None).is_err());
+    let lines: Vec<&str> = text.lines().collect();
+    let mut altered: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    altered[5] = altered[5].replace('A', "B");
+    assert_ne!(altered[5], lines[5], "the line had an A to change");
+    assert!(
+        licet_core::product_document::open_catalog(&keyring, &altered.join("\n"), None).is_err()
+    );
+}
