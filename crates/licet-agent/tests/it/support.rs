@@ -28,15 +28,73 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The database a test's server keeps its data in: SQLite in the server's data
+/// directory, or a fresh schema of the PostgreSQL database `LICET_TEST_POSTGRES_URL`
+/// names (kept across restarts of the server, as a real database is).
+#[derive(Clone, Debug)]
+pub struct Database(Option<String>);
+
+impl Database {
+    pub fn sqlite() -> Database {
+        Database(None)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// A fresh PostgreSQL schema; `None` when no PostgreSQL is configured outside CI.
+    pub fn postgres() -> Option<Database> {
+        let url = match std::env::var("LICET_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+                "CI=true but LICET_TEST_POSTGRES_URL is not set: the replayed clients must run against a server on PostgreSQL in CI"
+            ),
+            _ => return None,
+        };
+        let schema = licet_host::random::id("licet_agent_test_").unwrap();
+        let create = url.clone();
+        let statement = format!("CREATE SCHEMA {schema}");
+        // On a thread of its own: the caller may be inside a (paused) runtime.
+        std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let mut conn = sqlx::PgConnection::connect(&create).await.unwrap();
+                    sqlx::query(&statement).execute(&mut conn).await.unwrap();
+                });
+        })
+        .join()
+        .unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Some(Database(Some(format!(
+            "{url}{separator}options[search_path]={schema}"
+        ))))
+    }
+}
+
 impl TestServer {
     /// Starts a server whose clock is `clock`, on a free port (or on `port`), keeping
     /// its database in `data_dir`.
     pub fn start(clock: Arc<ManualClock>, port: u16, data_dir: PathBuf) -> TestServer {
+        TestServer::start_on(&Database::sqlite(), clock, port, data_dir)
+    }
+
+    /// [`TestServer::start`] on `database`.
+    pub fn start_on(
+        database: &Database,
+        clock: Arc<ManualClock>,
+        port: u16,
+        data_dir: PathBuf,
+    ) -> TestServer {
         provision_signing_key(&data_dir, clock.now());
         let config = ServerConfig {
             data_dir,
             listen: format!("127.0.0.1:{port}").parse().unwrap(),
-            database_url: None,
+            database_url: database.0.clone().map(secrecy::SecretString::from),
             catalog_dir: Some(repo().join("examples/catalogs")),
             heartbeat_interval_seconds: 300,
             ..ServerConfig::default()

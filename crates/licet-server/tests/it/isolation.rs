@@ -160,6 +160,11 @@ fn request(op: &Operation, ids: &Ids) -> (String, Option<(String, String)>) {
         "change_subscription" | "refresh" | "heartbeat" => json!({}).to_string(),
         "create_api_key" => json!({"tenant_id": ids.tenant, "scopes": ["usage:read"]}).to_string(),
         "issue" => json!({"period": "2026-10"}).to_string(),
+        "import" => json!({"dry_run": true, "rows": [{
+            "customer": "probe", "product_id": PRODUCT, "plan": "base",
+            "license_key": "PROBE-0000-0001"
+        }]})
+        .to_string(),
         "upload" => json!({"events": [
             {"sequence": 1, "type": "api_call", "quantity": 1, "time": now}
         ]})
