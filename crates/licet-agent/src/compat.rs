@@ -55,6 +55,32 @@ fn growth_packs(current: &Current) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The growth packs one camera has: the license's device-wide packs, and of the packs
+/// sold per camera those assigned to it.
+fn camera_growth_packs(
+    s: &ApiState,
+    current: &Current,
+    camera_id: &str,
+) -> Result<Vec<String>, ApiError> {
+    let Some(license) = current.license.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let assigned = s.agent.camera_packs(camera_id)?;
+    Ok(license
+        .addons
+        .iter()
+        .map(|a| a.id.to_string())
+        .filter(|id| {
+            !license
+                .entitlements
+                .camera_packs
+                .keys()
+                .any(|p| p.as_str() == id)
+                || assigned.contains(id)
+        })
+        .collect())
+}
+
 /// The camera limit when it is finite.
 fn finite_camera_limit(s: &ApiState, current: &Current) -> Option<u64> {
     match s.agent.camera_limit(current) {
@@ -369,7 +395,6 @@ pub async fn brinkbyte_cameras(
         (None, Some(asked)) if !asked.is_empty() && asked.len() <= 200 => asked,
         (None, _) => "default".to_owned(),
     };
-    let packs = growth_packs(&current);
     let term_end = current.report.expires_at.map(licet_core::time_text);
     let views: Vec<Camera> = cameras
         .iter()
@@ -382,7 +407,7 @@ pub async fn brinkbyte_cameras(
             } else {
                 "BASE_LICENSE"
             };
-            Camera {
+            Ok(Camera {
                 camera_id: view.camera_id,
                 tenant_id: tenant.clone(),
                 mode: mode.to_owned(),
@@ -393,10 +418,10 @@ pub async fn brinkbyte_cameras(
                 trial_expires_at: view.trial_expires_at,
                 is_expired: view.is_expired,
                 start_date: view.first_registered_at,
-                enabled_growth_packs: packs.clone(),
-            }
+                enabled_growth_packs: camera_growth_packs(&s, &current, &c.camera_id)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let trial_limit = match (
         license.and_then(|l| l.trial.as_ref()),
         s.agent.camera_limit(&current),
@@ -448,7 +473,7 @@ pub async fn bbvision_license(
         .iter()
         .map(|c| {
             let view = api::camera_view(&s.agent, &current, c);
-            BillingCamera {
+            Ok(BillingCamera {
                 mode: if view.is_expired {
                     "unlicensed"
                 } else if view.is_trial {
@@ -461,10 +486,10 @@ pub async fn bbvision_license(
                 tenant_id: tenant.clone(),
                 start_date: view.first_registered_at,
                 end_date: view.trial_expires_at.or_else(|| term_end.clone()),
-                enabled_growth_packs: packs.clone(),
-            }
+                enabled_growth_packs: camera_growth_packs(&s, &current, &c.camera_id)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let view = status_view(&s.agent)?;
     Ok(Json(BillingLicense {
         license_mode: match (license.is_some() && valid, on_trial) {

@@ -10,6 +10,7 @@
 //! gave (201 for a camera, a stored license) survives power loss.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -50,6 +51,24 @@ pub enum Registration {
     LimitReached {
         /// Cameras registered now.
         registered: u64,
+    },
+}
+
+/// The outcome of assigning growth packs to a camera.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PackAssignment {
+    /// Done.
+    Assigned,
+    /// The camera is not registered.
+    NotRegistered,
+    /// A pack is on as many cameras as were bought.
+    AllTaken {
+        /// The pack.
+        pack: String,
+        /// Cameras it was bought for.
+        cameras: u64,
+        /// The cameras that hold it.
+        holders: Vec<String>,
     },
 }
 
@@ -237,12 +256,80 @@ impl Db {
     /// Unregisters a camera, keeping its first registration time (so its trial does
     /// not restart if it comes back). Returns whether it was registered.
     pub fn remove_camera(&self, camera_id: &str, now: OffsetDateTime) -> Result<bool, DbError> {
-        let changed = self.lock().execute(
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
             "UPDATE cameras SET registered = 0, updated_at = ?2
              WHERE camera_id = ?1 AND registered = 1",
             params![camera_id, text(now)],
         )?;
+        // Its packs go back to the pool.
+        tx.execute("DELETE FROM camera_packs WHERE camera_id = ?1", [camera_id])?;
+        tx.commit()?;
         Ok(changed == 1)
+    }
+
+    /// The growth packs assigned to a camera, by id.
+    pub fn camera_packs(&self, camera_id: &str) -> Result<Vec<String>, DbError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare_cached("SELECT pack FROM camera_packs WHERE camera_id = ?1 ORDER BY pack")?;
+        let packs = statement
+            .query_map([camera_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(packs)
+    }
+
+    /// Replaces a registered camera's packs with `packs`, each within the cameras it
+    /// was bought for (`bought`), counting the other registered cameras that hold it;
+    /// all or nothing, in one `BEGIN IMMEDIATE` so two assignments cannot both take
+    /// the last camera of a pack.
+    pub fn assign_camera_packs(
+        &self,
+        camera_id: &str,
+        packs: &[String],
+        bought: &BTreeMap<String, u64>,
+        now: OffsetDateTime,
+    ) -> Result<PackAssignment, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let registered: bool = tx
+            .query_row(
+                "SELECT count(*) FROM cameras WHERE camera_id = ?1 AND registered = 1",
+                [camera_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)?;
+        if !registered {
+            return Ok(PackAssignment::NotRegistered);
+        }
+        for pack in packs {
+            let cameras = bought.get(pack).copied().unwrap_or(0);
+            let mut statement = tx.prepare_cached(
+                "SELECT p.camera_id FROM camera_packs p JOIN cameras c
+                   ON c.camera_id = p.camera_id AND c.registered = 1
+                 WHERE p.pack = ?1 AND p.camera_id <> ?2 ORDER BY p.camera_id",
+            )?;
+            let holders = statement
+                .query_map(params![pack, camera_id], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            if u64::try_from(holders.len()).unwrap_or(u64::MAX) >= cameras {
+                return Ok(PackAssignment::AllTaken {
+                    pack: pack.clone(),
+                    cameras,
+                    holders,
+                });
+            }
+        }
+        tx.execute("DELETE FROM camera_packs WHERE camera_id = ?1", [camera_id])?;
+        for pack in packs {
+            tx.execute(
+                "INSERT INTO camera_packs (camera_id, pack, assigned_at) VALUES (?1, ?2, ?3)",
+                params![camera_id, pack, text(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(PackAssignment::Assigned)
     }
 
     /// Registered cameras, by id.

@@ -70,6 +70,7 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
             .routes(routes!(api::check_feature))
             .routes(routes!(api::register_camera, api::list_cameras))
             .routes(routes!(api::remove_camera))
+            .routes(routes!(api::assign_growth_packs))
             .routes(routes!(api::filter_classes))
             .routes(routes!(api::check_component))
             .routes(routes!(api::plan))

@@ -12,10 +12,11 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../migrations/01-initial.sql"),
     include_str!("../migrations/02-usage-by-kind.sql"),
     include_str!("../migrations/03-usage-requests.sql"),
+    include_str!("../migrations/04-camera-packs.sql"),
 ];
 
 /// The version a database has after [`migrate`].

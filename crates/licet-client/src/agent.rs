@@ -71,6 +71,24 @@ pub struct CameraView {
     pub is_expired: bool,
 }
 
+/// `PUT /v1/cameras/{camera_id}/growth-packs` body: the packs priced per camera this
+/// camera should hold (replacing what it held; `[]` frees them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraPacks {
+    /// Add-on ids of the license sold per camera (e.g. `advanced_analytics`).
+    pub growth_packs: Vec<String>,
+}
+
+/// A camera's growth packs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CameraPacksView {
+    /// The camera.
+    pub camera_id: String,
+    /// The packs it holds.
+    pub growth_packs: Vec<String>,
+}
+
 /// `POST /v1/classes/filter` body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

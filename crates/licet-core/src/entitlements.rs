@@ -7,7 +7,7 @@
 
 use crate::amount::Amount;
 use crate::catalog::{ComponentKind, FeatureKind, ModuleSpec, Overage, Period};
-use crate::ids::{FeatureKey, ModuleId};
+use crate::ids::{AddonId, FeatureKey, ModuleId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +30,32 @@ pub struct Entitlements {
     /// (absent from licenses issued before meters were carried: nothing is refused).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meters: BTreeMap<String, MeterGrant>,
+    /// Add-ons bought per camera (growth packs): how many cameras each covers, and the
+    /// features only it grants. A check for a camera allows those features only on
+    /// the cameras the pack is assigned to (absent from licenses issued before packs
+    /// were assigned per camera: their features then apply device-wide).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub camera_packs: BTreeMap<AddonId, CameraPack>,
+}
+
+/// A growth pack priced per camera.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraPack {
+    /// Cameras bought: the pack may be assigned to this many at once.
+    pub cameras: u64,
+    /// The features the pack grants that nothing device-wide grants too.
+    pub features: BTreeSet<FeatureKey>,
+}
+
+impl Entitlements {
+    /// The per-camera packs that grant `feature`; empty when it is not a per-camera
+    /// feature (granted device-wide, or by no pack).
+    pub fn packs_granting<'a>(&'a self, feature: &'a str) -> impl Iterator<Item = &'a AddonId> {
+        self.camera_packs
+            .iter()
+            .filter(move |(_, pack)| pack.features.iter().any(|f| f.as_str() == feature))
+            .map(|(id, _)| id)
+    }
 }
 
 /// A usage meter as the device needs it.

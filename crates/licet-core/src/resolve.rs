@@ -12,7 +12,7 @@ use crate::catalog::{
     Catalog, FeatureKind, FeatureSpec, LeaseSpec, Overage, Period, StatePolicySpec,
 };
 use crate::entitlements::{
-    ClassRules, DegradationPolicy, Entitlements, Grant, MeterGrant, StatePolicy,
+    CameraPack, ClassRules, DegradationPolicy, Entitlements, Grant, MeterGrant, StatePolicy,
 };
 use crate::ids::{AddonId, FeatureKey, ModuleId, PlanId};
 use serde::{Deserialize, Serialize};
@@ -208,6 +208,10 @@ impl Catalog {
         }
 
         let ancestors: BTreeSet<&str> = chain.iter().map(|(id, _)| id.as_str()).collect();
+        // Packs bought per camera grant their features camera by camera; what the plan
+        // or a device-wide add-on grants stays device-wide.
+        let mut device_wide: BTreeSet<FeatureKey> = acc.features.keys().cloned().collect();
+        let mut per_camera = Vec::new();
         let mut seen_addons = BTreeSet::new();
         for grant in &subscription.addons {
             let addon_id = grant.id.as_str();
@@ -247,6 +251,11 @@ impl Catalog {
                 });
             }
             acc.apply_addon(addon.grants(), grant.quantity, addon.stackable);
+            if addon.quantity_unit.as_deref() == Some("camera") {
+                per_camera.push((grant.id.clone(), grant.quantity, &addon.features));
+            } else {
+                device_wide.extend(addon.features.iter().cloned());
+            }
             if let Some(set) = addon
                 .classes
                 .as_deref()
@@ -283,6 +292,23 @@ impl Catalog {
             .iter()
             .map(|(key, feature)| (key.clone(), acc.grant(key, feature)))
             .collect();
+        // Features a licensed module provides are device-wide too.
+        for module in modules.keys() {
+            if let Some(module_spec) = spec.modules.get(module.as_str()) {
+                device_wide.extend(module_spec.provides.iter().cloned());
+            }
+        }
+        let camera_packs = per_camera
+            .into_iter()
+            .map(|(id, cameras, granted)| {
+                let features = granted
+                    .iter()
+                    .filter(|f| !device_wide.contains(*f))
+                    .cloned()
+                    .collect();
+                (id, CameraPack { cameras, features })
+            })
+            .collect();
 
         Ok(Resolution {
             entitlements: Arc::new(Entitlements {
@@ -292,6 +318,7 @@ impl Catalog {
                 components: spec.components.clone(),
                 max_devices,
                 meters: self.meter_grants(),
+                camera_packs,
             }),
             degradation: Arc::new(self.degradation_policy()),
             lease,
@@ -348,6 +375,7 @@ impl Catalog {
                 components: spec.components.clone(),
                 max_devices: 1,
                 meters: self.meter_grants(),
+                camera_packs: BTreeMap::new(),
             },
             self.degradation_policy(),
         )

@@ -36,6 +36,56 @@ impl Agent {
         Ok(self.inner.db.meta(KEY_HINT)?)
     }
 
+    /// The growth packs assigned to a camera.
+    pub fn camera_packs(&self, camera_id: &str) -> Result<Vec<String>> {
+        Ok(self.inner.db.camera_packs(camera_id)?)
+    }
+
+    /// Assigns growth packs priced per camera to a registered camera, replacing what
+    /// it held: each pack must be one the license sells per camera, and on no more
+    /// cameras than were bought.
+    pub fn assign_camera_packs(&self, camera_id: &str, packs: &[String]) -> Result<PackAnswer> {
+        let current = self.current();
+        let Some(license) = current.license.as_ref() else {
+            return Ok(PackAnswer::NoLicense);
+        };
+        let bought: std::collections::BTreeMap<String, u64> = license
+            .entitlements
+            .camera_packs
+            .iter()
+            .map(|(id, pack)| (id.to_string(), pack.cameras))
+            .collect();
+        let mut wanted: Vec<String> = packs.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        if let Some(unknown) = wanted.iter().find(|p| !bought.contains_key(*p)) {
+            return Ok(PackAnswer::NotPerCamera {
+                pack: unknown.clone(),
+                per_camera: bought.keys().cloned().collect(),
+            });
+        }
+        let now = current.report.effective_now;
+        let answer = match self
+            .inner
+            .db
+            .assign_camera_packs(camera_id, &wanted, &bought, now)?
+        {
+            crate::db::PackAssignment::Assigned => PackAnswer::Assigned(wanted),
+            crate::db::PackAssignment::NotRegistered => PackAnswer::NotRegistered,
+            crate::db::PackAssignment::AllTaken {
+                pack,
+                cameras,
+                holders,
+            } => PackAnswer::AllTaken {
+                pack,
+                cameras,
+                holders,
+            },
+        };
+        self.inner.changes.send_modify(|n| *n += 1);
+        Ok(answer)
+    }
+
     /// Registers a camera against the camera limit, atomically.
     pub fn register_camera(&self, camera_id: &str, name: Option<&str>) -> Result<CameraAnswer> {
         let current = self.current();

@@ -221,6 +221,33 @@ impl ActivationError {
     }
 }
 
+/// The outcome of assigning growth packs to a camera.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PackAnswer {
+    /// The camera now holds exactly these packs.
+    Assigned(Vec<String>),
+    /// The camera is not registered.
+    NotRegistered,
+    /// No license: nothing was bought.
+    NoLicense,
+    /// The license does not sell this pack per camera.
+    NotPerCamera {
+        /// The pack asked for.
+        pack: String,
+        /// The packs it sells per camera.
+        per_camera: Vec<String>,
+    },
+    /// The pack is on as many cameras as were bought.
+    AllTaken {
+        /// The pack.
+        pack: String,
+        /// Cameras bought.
+        cameras: u64,
+        /// The cameras that hold it.
+        holders: Vec<String>,
+    },
+}
+
 /// The answer to a camera registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CameraAnswer {

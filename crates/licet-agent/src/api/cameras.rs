@@ -114,3 +114,62 @@ pub async fn remove_camera(
         )))
     }
 }
+
+/// `PUT /v1/cameras/{camera_id}/growth-packs`: assigns growth packs priced per camera to
+/// a registered camera (the tenant's choice of which cameras get what it bought). A
+/// check for the camera then allows the packs' features on it, and on no camera
+/// without them.
+#[utoipa::path(put, path = "/v1/cameras/{camera_id}/growth-packs", tag = "cameras", params(("camera_id" = String, Path)), request_body = CameraPacks, responses((status = 200, body = CameraPacksView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn assign_growth_packs(
+    State(s): State<ApiState>,
+    Id(camera_id): Id<String>,
+    Body(request): Body<CameraPacks>,
+) -> Result<Json<CameraPacksView>, ApiError> {
+    camera_id_ok(&camera_id)?;
+    if request.growth_packs.len() > 100
+        || request
+            .growth_packs
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 200)
+    {
+        return Err(ApiError::InvalidRequest(
+            "`growth_packs`: at most 100 add-on ids of 1 to 200 characters".into(),
+        ));
+    }
+    match s
+        .agent
+        .assign_camera_packs(&camera_id, &request.growth_packs)?
+    {
+        PackAnswer::Assigned(growth_packs) => Ok(Json(CameraPacksView {
+            camera_id,
+            growth_packs,
+        })),
+        PackAnswer::NotRegistered => Err(ApiError::NotFound(format!(
+            "camera {camera_id:?} is not registered on this device; register it with POST /v1/cameras first"
+        ))),
+        PackAnswer::NoLicense => Err(ApiError::Conflict {
+            code: "not_activated",
+            message: "this device has no license, so no growth pack was bought for it".into(),
+        }),
+        PackAnswer::NotPerCamera { pack, per_camera } => Err(ApiError::InvalidRequest(format!(
+            "`growth_packs`: the license sells no {pack:?} per camera; it sells per camera: {}",
+            if per_camera.is_empty() {
+                "(none)".to_owned()
+            } else {
+                per_camera.join(", ")
+            }
+        ))),
+        PackAnswer::AllTaken {
+            pack,
+            cameras,
+            holders,
+        } => Err(ApiError::Conflict {
+            code: "growth_pack_limit_reached",
+            message: format!(
+                "{pack} was bought for {cameras} camera(s) and is assigned to {}; take it off one \
+                 of them (PUT /v1/cameras/{{id}}/growth-packs) or buy it for more cameras",
+                holders.join(", ")
+            ),
+        }),
+    }
+}

@@ -65,6 +65,28 @@ pub fn check(
                         overage: None,
                     });
                 }
+                // A feature only a per-camera growth pack grants is on only where
+                // that pack is assigned.
+                let decision = current.snapshot.check(&request.feature);
+                if let (true, Some(license)) = (decision.allowed, current.license.as_ref()) {
+                    let packs: Vec<&str> = license
+                        .entitlements
+                        .packs_granting(&request.feature)
+                        .map(|p| p.as_str())
+                        .collect();
+                    if !packs.is_empty() {
+                        let assigned = agent.camera_packs(camera_id)?;
+                        if !packs.iter().any(|p| assigned.iter().any(|a| a == p)) {
+                            return Ok(CheckResponse {
+                                allowed: false,
+                                reason: "growth_pack_not_assigned".into(),
+                                value: value_json(decision.value),
+                                remaining: None,
+                                overage: None,
+                            });
+                        }
+                    }
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 //! current snapshot and convert between the wire shapes and the core's answers; no
 //! entitlement rule lives here.
 
-use crate::agent::{ActivationError, Agent, CameraAnswer, Current, SyncError};
+use crate::agent::{ActivationError, Agent, CameraAnswer, Current, PackAnswer, SyncError};
 use crate::db::CameraRow;
 use crate::error::{AnyJson, ApiError, Body, Id, Query};
 use axum::Json;
@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use licet_client::agent::ActivationRequestFile;
 use licet_client::agent::brinkbyte::{QuotaUsage, UsageSummary};
 use licet_client::agent::{
-    ActivateRequest, CameraRegister, CameraView, CheckRequest, CheckResponse, ClassFilterRequest,
-    ClassFilterResponse, ComponentCheckRequest, ComponentCheckResponse, StatusView, UsageAccepted,
-    UsageEventIn,
+    ActivateRequest, CameraPacks, CameraPacksView, CameraRegister, CameraView, CheckRequest,
+    CheckResponse, ClassFilterRequest, ClassFilterResponse, ComponentCheckRequest,
+    ComponentCheckResponse, StatusView, UsageAccepted, UsageEventIn,
 };
 use licet_client::wire::ErrorBody;
 use licet_core::amount::Amount;

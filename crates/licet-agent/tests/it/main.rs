@@ -9,6 +9,7 @@ mod browser;
 mod cameras;
 mod conformance;
 mod foxsight;
+mod growth_packs;
 mod migrations;
 mod offline;
 mod openfeature;

@@ -189,3 +189,44 @@ fn resolution_errors_name_what_is_known() {
         Err(ResolveError::NoTrial { .. })
     ));
 }
+
+#[test]
+fn packs_sold_per_camera_list_the_features_only_they_grant() {
+    let catalog = example("brinkbyte-vision");
+    let mut bought = Subscription::plan("base");
+    bought.addons = vec![
+        AddonGrant {
+            id: "advanced_analytics".into(),
+            quantity: 2,
+        },
+        AddonGrant {
+            id: "intelligence".into(),
+            quantity: 5,
+        },
+    ];
+    let resolution = catalog.resolve(&bought).unwrap();
+    let packs = &resolution.entitlements.camera_packs;
+    let analytics = &packs["advanced_analytics"];
+    assert_eq!(analytics.cameras, 2);
+    assert!(
+        analytics
+            .features
+            .iter()
+            .any(|f| f.as_str() == "analytics.heatmap")
+    );
+    // Intelligence is sold per seat: device-wide, no camera gate.
+    assert!(!packs.keys().any(|p| p.as_str() == "intelligence"));
+    let gated: Vec<&str> = resolution
+        .entitlements
+        .packs_granting("analytics.heatmap")
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(gated, ["advanced_analytics"]);
+    assert_eq!(
+        resolution.entitlements.packs_granting("zones.line").count(),
+        0
+    );
+    // With no pack bought, nothing is gated.
+    let plain = catalog.resolve(&Subscription::plan("base")).unwrap();
+    assert!(plain.entitlements.camera_packs.is_empty());
+}
