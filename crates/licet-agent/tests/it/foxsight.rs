@@ -54,13 +54,19 @@ fn validation_typed(validation: &Value) {
     }
 }
 
+/// The two replays one at a time: each stops its server and starts it again on the
+/// same port, and a port one frees must not be the other's meanwhile.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(start_paused = true)]
 async fn foxsight_ui_activates_reads_status_validates_and_sees_the_grace_period() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     foxsight_ui(Database::sqlite()).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn foxsight_ui_against_a_server_on_postgresql() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     if let Some(database) = Database::postgres() {
         foxsight_ui(database).await;
     }
