@@ -25,6 +25,7 @@ pub struct ImportRequest {
 pub struct ImportRow {
     /// Where the row came from (a file's line), echoed in refusals.
     #[serde(default)]
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
     pub line: Option<u64>,
     /// The customer's name: the tenant of that name, created when there is none.
     #[serde(default)]

@@ -40,6 +40,17 @@ pub async fn import(
             "`rows` holds 1 to {IMPORT_ROWS_MAX} rows; send a longer file in parts (licet import does)"
         )));
     }
+    // Numbers past 2^53 - 1 are refused where they enter, as everywhere in Licet: the
+    // whole request, naming the row, since such a file was not written by a person.
+    let max = licet_core::amount::MAX_WIRE_INTEGER;
+    if let Some((index, _)) = body.rows.iter().enumerate().find(|(_, row)| {
+        row.line.is_some_and(|l| l > max) || row.addons.iter().any(|a| a.quantity > max)
+    }) {
+        return Err(ApiError::InvalidRequest(format!(
+            "row {}: `line` and add-on quantities are at most {max}",
+            index + 1
+        )));
+    }
     let mut run = Run {
         state: &state,
         now: state.clock.now(),

@@ -283,6 +283,27 @@ pub async fn an_import_request_is_bounded_and_needs_the_admin_token(server: &Tes
             "{body}"
         );
     }
+    // Numbers past 2^53 - 1 are refused whole, naming the row.
+    let response = server
+        .http()
+        .post(format!("{}/v1/imports", server.base))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({"rows": [
+            {"product_id": "foxsight-vms", "plan": "starter", "license_key": "FXSGHT-0000-0000-0000-0001", "customer": "X"},
+            {"line": 9_223_372_036_854_775_808_u64, "product_id": "foxsight-vms", "plan": "starter", "license_key": "FXSGHT-0000-0000-0000-0002", "customer": "X"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 2:"),
+        "{body}"
+    );
     let response = server
         .http()
         .post(format!("{}/v1/imports", server.base))
