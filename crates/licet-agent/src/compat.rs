@@ -2,6 +2,9 @@
 //! switch to Licet without code changes. These handlers only translate shapes: every
 //! answer comes from the same snapshot, camera registry and activation as `/v1`.
 
+mod bbvision;
+pub use bbvision::*;
+
 use crate::agent::Current;
 use crate::api::{self, ApiState, activation_error, status_view};
 use crate::error::{ApiError, Body, Id, Query};
@@ -442,7 +445,7 @@ pub async fn brinkbyte_cameras(
 /// The tenant a bbVision billing route asks for: any id is accepted (bbVision sends
 /// placeholders such as `default` and `tenant-123`) and the answer names the tenant the
 /// license names, the only one this device serves.
-fn asked_tenant(tenant_id: &str) -> Result<(), ApiError> {
+pub(crate) fn asked_tenant(tenant_id: &str) -> Result<(), ApiError> {
     if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
         return Err(ApiError::InvalidRequest(
             "the tenant id must be 1 to 200 characters".into(),

@@ -269,6 +269,28 @@ impl Db {
         Ok(changed == 1)
     }
 
+    /// Usage recorded per meter from `start` to `end` (UTC days, both included).
+    pub fn usage_days(
+        &self,
+        start: time::Date,
+        end: time::Date,
+    ) -> Result<BTreeMap<String, u64>, DbError> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT kind, min(sum(quantity), 9007199254740991) FROM usage_days
+             WHERE day >= ?1 AND day <= ?2 GROUP BY kind",
+        )?;
+        let rows = statement
+            .query_map(params![start.to_string(), end.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, total)| (kind, u64::try_from(total).unwrap_or(0)))
+            .collect())
+    }
+
     /// The growth packs assigned to a camera, by id.
     pub fn camera_packs(&self, camera_id: &str) -> Result<Vec<String>, DbError> {
         let conn = self.lock();

@@ -97,6 +97,9 @@ pub fn routes_and_document(agent: Agent) -> (Router, utoipa::openapi::OpenApi) {
             .routes(routes!(compat::brinkbyte_cameras))
             .routes(routes!(compat::bbvision_license))
             .routes(routes!(compat::bbvision_growth_packs))
+            .routes(routes!(compat::bbvision_available_packs))
+            .routes(routes!(compat::bbvision_subscription))
+            .routes(routes!(compat::bbvision_usage))
             .split_for_parts();
     let app = routes
         .layer(axum::Extension(licet_http::Document::new(&document)))

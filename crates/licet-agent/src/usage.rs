@@ -130,7 +130,18 @@ fn insert(conn: &rusqlite::Transaction<'_>, event: &UsageEvent) -> rusqlite::Res
             event.attributes.as_ref().map(|a| a.to_string()),
         ],
     )?;
-    Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or(0))
+    let seq = u64::try_from(conn.last_insert_rowid()).unwrap_or(0);
+    // The day's total, in the same transaction (saturating at 2^53 - 1).
+    conn.execute(
+        "INSERT INTO usage_days (kind, day, quantity) VALUES (?1, ?2, ?3)
+         ON CONFLICT (kind, day) DO UPDATE SET quantity = min(quantity + excluded.quantity, 9007199254740991)",
+        params![
+            event.kind,
+            event.time.date().to_string(),
+            i64::try_from(event.quantity).unwrap_or(i64::MAX),
+        ],
+    )?;
+    Ok(seq)
 }
 
 /// What the outbox knows of an idempotency key.

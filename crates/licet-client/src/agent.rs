@@ -420,6 +420,9 @@ pub mod foxsight {
     }
 }
 
+/// bbVision's billing models beyond the license (snake_case).
+pub mod bbvision;
+
 /// BrinkByte's edge license API shapes (snake_case).
 pub mod brinkbyte {
     use serde::{Deserialize, Serialize};

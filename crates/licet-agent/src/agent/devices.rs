@@ -36,6 +36,15 @@ impl Agent {
         Ok(self.inner.db.meta(KEY_HINT)?)
     }
 
+    /// Usage recorded on this device per meter, from `start` to `end` (UTC days).
+    pub fn usage_days(
+        &self,
+        start: time::Date,
+        end: time::Date,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        Ok(self.inner.db.usage_days(start, end)?)
+    }
+
     /// The growth packs assigned to a camera.
     pub fn camera_packs(&self, camera_id: &str) -> Result<Vec<String>> {
         Ok(self.inner.db.camera_packs(camera_id)?)

@@ -284,3 +284,127 @@ async fn bbvision_reads_the_license_and_growth_packs_of_the_device() {
     assert_eq!(license["cameras"][0]["mode"], "unlicensed");
     api.stop().await;
 }
+
+/// The rest of bbVision's billing pages, replayed with its placeholder tenant: the
+/// subscription, the packs on sale and the period's usage, with every field its
+/// `SubscriptionInfo`, `GrowthPackInfo` and `UsageSummary` models read.
+#[tokio::test]
+async fn bbvision_reads_the_subscription_the_packs_on_sale_and_the_usage() {
+    let clock = Arc::new(ManualClock::new(START));
+    let device = Device::new("bbvision-billing");
+    let bought = licet_core::resolve::Subscription {
+        addons: vec![licet_core::resolve::AddonGrant {
+            id: "advanced_analytics".into(),
+            quantity: 2,
+        }],
+        ..licet_core::resolve::Subscription::plan("base")
+    };
+    let agent = offline_agent(&device, "brinkbyte-vision", bought, clock.clone(), |_| {});
+    let tenant = agent.current().license.as_ref().unwrap().tenant.to_string();
+    let api = LocalApi::start(agent).await;
+    for camera in ["dock", "gate", "yard"] {
+        let (status, _) = api
+            .post("/v1/cameras", serde_json::json!({"camera_id": camera}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, accepted) = api
+        .post(
+            "/v1/usage",
+            serde_json::json!([
+                {"type": "api_call", "quantity": 1200},
+                {"type": "api_call", "quantity": 34},
+                {"type": "llm_tokens", "quantity": 5000},
+                {"type": "storage_gb_days", "quantity": 3},
+                {"type": "sms_sent", "quantity": 2, "attributes": {"cost_minor": 16}},
+                {"type": "agent_execution", "quantity": 7},
+            ]),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+
+    let (status, subscription) = api.get("/api/v1/billing/subscription/tenant-123").await;
+    assert_eq!(status, 200, "{subscription}");
+    assert!(
+        subscription["subscription_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert_eq!(subscription["tenant_id"], tenant.as_str());
+    assert_eq!(subscription["plan"], "base");
+    assert_eq!(subscription["status"], "active");
+    assert_eq!(subscription["cameras_licensed"], 3);
+    assert_eq!(subscription["billing_cycle"], "monthly");
+    assert_eq!(subscription["next_billing_date"], "2026-12-01");
+    let packs = subscription["growth_packs"].as_array().unwrap();
+    assert_eq!(packs.len(), 1, "{subscription}");
+    assert_eq!(packs[0]["pack_id"], "advanced_analytics");
+    assert_eq!(packs[0]["pack_name"], "Advanced Analytics");
+    assert!(packs[0]["enabled_at"].is_string());
+    assert_eq!(packs[0]["price_monthly"], 40.0, "two cameras at $20");
+    assert_eq!(
+        subscription["total_monthly_cost"], 220.0,
+        "three cameras at $60 and the pack's $40: {subscription}"
+    );
+
+    let (status, available) = api.get("/api/v1/billing/growth-packs/available").await;
+    assert_eq!(status, 200, "{available}");
+    let packs = available["packs"].as_array().unwrap();
+    let pack = |id: &str| {
+        packs
+            .iter()
+            .find(|p| p["pack_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {available}"))
+            .clone()
+    };
+    let analytics = pack("advanced_analytics");
+    assert_eq!(
+        (
+            &analytics["category"],
+            &analytics["price_monthly"],
+            &analytics["is_enabled"]
+        ),
+        (
+            &serde_json::json!("analytics"),
+            &serde_json::json!(20.0),
+            &serde_json::json!(true)
+        )
+    );
+    assert!(analytics["description"].is_string() && analytics["pack_name"].is_string());
+    assert!(
+        analytics["features"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("analytics.near_miss"))
+    );
+    assert_eq!(pack("intelligence")["category"], "intelligence");
+    assert_eq!(pack("cloud_export")["category"], "data");
+    assert_eq!(pack("api_integration")["category"], "integration");
+    assert_eq!(pack("mining")["is_enabled"], false);
+
+    let (status, usage) = api.get("/api/v1/billing/usage/tenant-123").await;
+    assert_eq!(status, 200, "{usage}");
+    assert_eq!(
+        usage,
+        serde_json::json!({
+            "tenant_id": tenant, "period_start": "2026-11-01", "period_end": "2026-11-02",
+            "api_calls": 1234, "llm_tokens_used": 5000, "storage_gb_days": 3, "sms_sent": 2,
+            "agent_executions": 7
+        })
+    );
+    let (_, earlier) = api
+        .get("/api/v1/billing/usage/tenant-123?start=2026-10-01&end=2026-10-31")
+        .await;
+    assert_eq!(earlier["api_calls"], 0, "{earlier}");
+    let (status, refused) = api
+        .get("/api/v1/billing/usage/tenant-123?start=last-month")
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD")
+    );
+    api.stop().await;
+}
