@@ -36,6 +36,9 @@ pub struct Entitlements {
     /// were assigned per camera: their features then apply device-wide).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub camera_packs: BTreeMap<AddonId, CameraPack>,
+    /// The catalog's other names of features (see `CatalogSpec::aliases`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, FeatureKey>,
 }
 
 /// A growth pack priced per camera.

@@ -319,6 +319,7 @@ impl Catalog {
                 max_devices,
                 meters: self.meter_grants(),
                 camera_packs,
+                aliases: spec.aliases.clone(),
             }),
             degradation: Arc::new(self.degradation_policy()),
             lease,
@@ -376,6 +377,7 @@ impl Catalog {
                 max_devices: 1,
                 meters: self.meter_grants(),
                 camera_packs: BTreeMap::new(),
+                aliases: spec.aliases.clone(),
             },
             self.degradation_policy(),
         )

@@ -173,6 +173,9 @@ pub struct Snapshot {
     classes: Option<ClassRules>,
     components: [HashMap<Box<str>, Box<str>>; 3],
     modules: BTreeMap<ModuleId, ModuleSpec>,
+    /// Other names of features; looked up only when a key is not a feature, so a
+    /// check by the feature's own key costs nothing more.
+    aliases: HashMap<Box<str>, Box<str>>,
 }
 
 impl Snapshot {
@@ -199,6 +202,7 @@ impl Snapshot {
             }),
             components: Default::default(),
             modules: BTreeMap::new(),
+            aliases: HashMap::new(),
         }
     }
 
@@ -265,13 +269,29 @@ impl Snapshot {
             keep_with_dependencies(&entitlements.modules, &kept)
         };
 
+        let aliases = entitlements
+            .aliases
+            .iter()
+            .map(|(alias, feature)| (Box::from(alias.as_str()), Box::from(feature.as_str())))
+            .collect();
+
         Snapshot {
             state,
             features,
             classes,
             components,
             modules,
+            aliases,
         }
+    }
+
+    /// A feature's status by its key or by one of the catalog's aliases for it.
+    fn status(&self, key: &str) -> Option<&FeatureStatus> {
+        self.features.get(key).or_else(|| {
+            self.aliases
+                .get(key)
+                .and_then(|feature| self.features.get(&**feature))
+        })
     }
 
     /// The state this snapshot was built for.
@@ -284,14 +304,14 @@ impl Snapshot {
         self.features.iter().map(|(k, v)| (&**k, v))
     }
 
-    /// One feature's status.
+    /// One feature's status (by its key or an alias).
     pub fn feature(&self, key: &str) -> Option<&FeatureStatus> {
-        self.features.get(key)
+        self.status(key)
     }
 
     /// May the feature be used? For limits and quotas: is it non-zero?
     pub fn check(&self, key: &str) -> Decision<'_> {
-        match self.features.get(key) {
+        match self.status(key) {
             Some(status) => Decision {
                 allowed: status.allowed,
                 reason: status.reason,
@@ -307,7 +327,7 @@ impl Snapshot {
 
     /// May the count of a limited thing reach `requested` (e.g. camera number N+1)?
     pub fn check_limit(&self, key: &str, requested: u64) -> Decision<'_> {
-        let Some(status) = self.features.get(key) else {
+        let Some(status) = self.status(key) else {
             return Decision {
                 allowed: false,
                 reason: Reason::NotInCatalog,
@@ -360,7 +380,7 @@ impl Snapshot {
             remaining: Amount::Finite(0),
             overage: 0,
         };
-        let Some(status) = self.features.get(key) else {
+        let Some(status) = self.status(key) else {
             return refused(Reason::NotInCatalog);
         };
         let (Value::Amount(allowance), crate::catalog::FeatureKind::Quota) =

@@ -117,6 +117,10 @@ pub struct CatalogSpec {
     /// What stays on in each license state short of fully active.
     #[serde(default)]
     pub degradation: DegradationSpec,
+    /// Other names of features, as a product's own code asks for them (BrinkByte's
+    /// `outputs.sms` is `alerts.sms`): a check by an alias answers for its feature.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, FeatureKey>,
 }
 
 /// The kind of a feature, which decides the shape of its value.

@@ -230,3 +230,37 @@ fn packs_sold_per_camera_list_the_features_only_they_grant() {
     let plain = catalog.resolve(&Subscription::plan("base")).unwrap();
     assert!(plain.entitlements.camera_packs.is_empty());
 }
+
+#[test]
+fn an_alias_names_a_declared_feature_and_is_not_one() {
+    let text = format!(
+        "{HEADER}
+[features.\"alerts.sms\"]
+kind = \"boolean\"
+
+[features.\"outputs.sms\"]
+kind = \"boolean\"
+
+[plans.base]
+features = [\"alerts.sms\"]
+
+[aliases]
+\"outputs.sms\" = \"alerts.sms\"
+\"outputs.fax\" = \"alerts.fax\"
+"
+    );
+    let found = problems(&text);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("aliases.\"outputs.sms\"") && p.contains("feature of its own")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("aliases.\"outputs.fax\"") && p.contains("not declared")),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+}

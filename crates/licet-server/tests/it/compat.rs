@@ -140,6 +140,27 @@ async fn brinkbyte_billing_routes(server: &TestServer) {
         .await;
         assert_eq!(body["is_enabled"], true, "analytics.{name}: {body}");
     }
+    // And its names in other categories, through the catalog's aliases: base models are
+    // in the base license, SMS needs API Integration, PPE the Mining pack.
+    for (category, name, enabled, reason) in [
+        ("cv_models", "person", true, "enabled"),
+        ("outputs", "sms", false, "not_licensed"),
+        ("cv_models", "ppe", false, "not_licensed"),
+        ("cv_models", "teleporter", false, "unknown_feature"),
+    ] {
+        let (_, answer) = post(
+            server,
+            Some(&key),
+            "/api/v1/entitlements/check",
+            check(category, name),
+        )
+        .await;
+        assert_eq!(
+            (&answer["is_enabled"], &answer["reason"]),
+            (&json!(enabled), &json!(reason)),
+            "{category}.{name}: {answer}"
+        );
+    }
     assert_eq!(
         (body["is_enabled"].clone(), body["quota_remaining"].clone()),
         (json!(true), json!(-1))

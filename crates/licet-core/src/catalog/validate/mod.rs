@@ -177,6 +177,21 @@ impl Checker {
         self.check_meters(&scope);
         self.check_prices(spec);
         self.check_degradation(&scope);
+        self.check_aliases(spec);
+    }
+
+    fn check_aliases(&mut self, spec: &CatalogSpec) {
+        for (alias, feature) in &spec.aliases {
+            let path = format!("aliases.{}", quote_key(alias));
+            if spec.features.contains_key(alias.as_str()) {
+                self.report(
+                    path.clone(),
+                    format!("{alias:?} is a feature of its own, so it cannot also be an alias"),
+                    "remove the alias, or rename the feature",
+                );
+            }
+            self.expect_feature(spec, &path, feature, None);
+        }
     }
 
     fn check_header(&mut self, spec: &CatalogSpec) {
