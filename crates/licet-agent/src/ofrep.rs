@@ -1,12 +1,8 @@
 //! The OpenFeature Remote Evaluation Protocol over the agent's snapshot, so that
 //! off-the-shelf OpenFeature OFREP providers evaluate entitlements unchanged.
 //!
-//! Flags are catalog features. Values: a boolean feature is its allowed flag; a limit
-//! or quota is its number (an unlimited amount is 2^53 − 1, the largest integer every
-//! JSON client reads exactly, so `count < limit` keeps working); a config feature is
-//! its value. Reasons: `STATIC` while the license is fresh, `STALE` while the agent is
-//! serving past its refresh, `DISABLED` when the state's degradation policy turned a
-//! licensed feature off. The evaluation context does not change entitlements.
+//! Flags are catalog features, evaluated by the core (`licet_core::flags`, shared with
+//! the server's OFREP). The evaluation context does not change entitlements.
 
 use crate::api::ApiState;
 use axum::Json;
@@ -17,47 +13,19 @@ use licet_client::agent::ofrep::{
     BulkEvaluation, Evaluation, EvaluationFailure, EvaluationRequest,
 };
 use licet_client::wire::ErrorBody;
-use licet_core::amount::Amount;
-use licet_core::snapshot::{FeatureStatus, Reason, Value};
+use licet_core::snapshot::FeatureStatus;
 use licet_core::state::LicenseState;
 
 /// The value an unlimited amount evaluates to.
-pub const UNLIMITED: u64 = (1 << 53) - 1;
+pub use licet_core::flags::UNLIMITED;
 
 fn evaluate(key: &str, status: &FeatureStatus, state: LicenseState) -> Evaluation {
-    let value = match &status.value {
-        Value::Bool(on) => serde_json::Value::Bool(*on),
-        Value::Amount(Amount::Finite(n)) => serde_json::Value::from(*n),
-        Value::Amount(Amount::Unlimited) => serde_json::Value::from(UNLIMITED),
-        Value::Config(value) => value.clone(),
-    };
-    let cut_by_state = matches!(
-        status.reason,
-        Reason::LicenseDegraded
-            | Reason::LicenseExpired
-            | Reason::LicenseRevoked
-            | Reason::LicenseSuspended
-            | Reason::NotActivated
-    );
-    let reason = if cut_by_state {
-        "DISABLED"
-    } else if state == LicenseState::Stale {
-        "STALE"
-    } else {
-        "STATIC"
-    };
-    let variant = match &status.value {
-        Value::Bool(true) => "on",
-        Value::Bool(false) => "off",
-        Value::Amount(Amount::Unlimited) => "unlimited",
-        Value::Amount(_) => "limited",
-        Value::Config(_) => "configured",
-    };
+    let flag = licet_core::flags::flag(status, state);
     Evaluation {
         key: key.to_owned(),
-        value,
-        reason: reason.to_owned(),
-        variant: variant.to_owned(),
+        value: flag.value,
+        reason: flag.reason.to_owned(),
+        variant: flag.variant.to_owned(),
         metadata: serde_json::json!({
             "licet_reason": status.reason.as_str(),
             "licet_state": state.as_str(),

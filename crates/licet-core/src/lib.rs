@@ -12,6 +12,7 @@
 pub mod amount;
 pub mod catalog;
 pub mod entitlements;
+pub mod flags;
 pub mod ids;
 pub mod license;
 pub mod resolve;

@@ -246,7 +246,8 @@ pub fn router(state: AppState) -> Router {
 /// handler's `#[utoipa::path]`.
 pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use routes::{
-        catalogs, compat, devices, imports, invoices, subscriptions, system, tenants, usage,
+        catalogs, compat, devices, imports, invoices, subscriptions, system, tenant_flags, tenants,
+        usage,
     };
     use utoipa::OpenApi as _;
     use utoipa_axum::routes;
@@ -273,6 +274,9 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
                 subscriptions::change_subscription
             ))
             .routes(routes!(imports::import))
+            .routes(routes!(tenant_flags::check))
+            .routes(routes!(tenant_flags::evaluate_flag))
+            .routes(routes!(tenant_flags::evaluate_all))
             .routes(routes!(subscriptions::suspend))
             .routes(routes!(subscriptions::resume))
             .routes(routes!(subscriptions::cancel))

@@ -391,3 +391,30 @@ pub struct AdminTokenRotated {
 }
 
 pub mod compat;
+
+/// `POST /v1/tenants/{tenant_id}/check` body: may the tenant use a feature now?
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCheck {
+    /// The feature key (or one of the catalog's aliases).
+    pub feature: String,
+    /// For a limit: may the count reach this? (e.g. the 101st space.)
+    #[serde(default)]
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
+    pub amount: Option<u64>,
+}
+
+/// The answer to a tenant check, from the same evaluator as a device's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TenantCheckAnswer {
+    /// May it be used?
+    pub allowed: bool,
+    /// Why (`licensed`, `not_licensed`, `limit_reached`, `not_in_catalog`, …).
+    pub reason: String,
+    /// The feature's value: a boolean, a number (an unlimited amount is `"unlimited"`)
+    /// or a configuration value.
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// The subscription that answered (the active one whose catalog has the feature).
+    pub subscription_id: Option<String>,
+}

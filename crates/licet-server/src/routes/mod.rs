@@ -7,6 +7,7 @@ pub mod imports;
 pub mod invoices;
 pub mod subscriptions;
 pub mod system;
+pub mod tenant_flags;
 pub mod tenants;
 pub mod usage;
 

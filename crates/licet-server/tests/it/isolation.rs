@@ -129,7 +129,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{id}", ids.subscription)
         .replace("{device_id}", ids.device)
         .replace("{key_id}", ids.key_id)
-        .replace("{product_id}", PRODUCT);
+        .replace("{product_id}", PRODUCT)
+        .replace("{key}", "analytics.heatmap");
     assert!(
         !filled.contains('{'),
         "{path}: a path parameter this test does not know; teach `fill` what to put there"
@@ -160,6 +161,10 @@ fn request(op: &Operation, ids: &Ids) -> (String, Option<(String, String)>) {
         "change_subscription" | "refresh" | "heartbeat" => json!({}).to_string(),
         "create_api_key" => json!({"tenant_id": ids.tenant, "scopes": ["usage:read"]}).to_string(),
         "issue" => json!({"period": "2026-10"}).to_string(),
+        "check" => json!({"feature": "analytics.heatmap"}).to_string(),
+        "evaluate_flag" | "evaluate_all" => {
+            json!({"context": {"targetingKey": ids.tenant}}).to_string()
+        }
         "import" => json!({"dry_run": true, "rows": [{
             "customer": "probe", "product_id": PRODUCT, "plan": "base",
             "license_key": "PROBE-0000-0001"

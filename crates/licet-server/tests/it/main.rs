@@ -18,6 +18,7 @@ mod metering;
 mod numbers;
 mod outage;
 mod support;
+mod tenant_flags;
 mod usage_term;
 mod verdicts;
 mod walkthrough;

@@ -147,13 +147,16 @@ fn count(amount: Amount) -> i64 {
 }
 
 /// The subscription's entitlements as they stand now on the server.
-struct Standing {
-    snapshot: Snapshot,
+pub(crate) struct Standing {
+    pub(crate) snapshot: Snapshot,
     valid: bool,
     valid_until: Option<OffsetDateTime>,
 }
 
-async fn standing(state: &AppState, subscription: &Subscription) -> Result<Standing, ApiError> {
+pub(crate) async fn standing(
+    state: &AppState,
+    subscription: &Subscription,
+) -> Result<Standing, ApiError> {
     let catalog = state.catalog(&subscription.product).await?;
     let resolution = catalog
         .resolve(&bought(subscription))
