@@ -76,8 +76,13 @@ impl Agent {
         credentials: Option<(&str, &str)>,
         origin: Origin,
     ) -> Result<()> {
-        let refreshed = origin == Origin::Server;
+        let asked_at = match origin {
+            Origin::Server { asked_at } => Some(asked_at),
+            Origin::Imported => None,
+        };
+        let refreshed = asked_at.is_some();
         let now = self.inner.clock.now();
+        let refreshed_text = asked_at.map(licet_core::time_text);
         let payload = verified.payload();
         let sequence = payload.sequence;
         let device = payload.device.id.to_string();
@@ -90,7 +95,6 @@ impl Agent {
                 p.max_sequence.max(sequence)
             };
             let max_text = max_sequence.to_string();
-            let now_text = licet_core::time_text(now);
             // A license the server just issued carries the server's time: a device clock
             // that ran ahead (and dragged the high-water mark with it) is corrected here.
             let corrected_mark = refreshed.then(|| now.max(payload.issued_at));
@@ -116,7 +120,7 @@ impl Agent {
                 );
             }
             if refreshed {
-                meta.push(("last_refresh", Some(&now_text)));
+                meta.push(("last_refresh", refreshed_text.as_deref()));
                 meta.push(("high_water", mark_text.as_deref()));
             } else {
                 meta.push(("last_refresh", None));
@@ -132,7 +136,7 @@ impl Agent {
             if lifts {
                 p.verdict = None;
             }
-            p.last_refresh = refreshed.then_some(now);
+            p.last_refresh = asked_at;
             if refreshed {
                 p.high_water = corrected_mark;
                 p.written_high_water = corrected_mark;

@@ -267,8 +267,13 @@ pub enum CameraAnswer {
 /// Where a license being installed came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Origin {
-    /// The server just issued it: the lease restarts now.
-    Server,
+    /// The server just issued it, answering a request sent at `asked_at`: the lease
+    /// restarts from then. Not from when the answer arrived: an answer held up on the
+    /// way (a slow uplink, a proxy that sits on it) must not stretch the lease.
+    Server {
+        /// When the request was sent (the agent's clock).
+        asked_at: OffsetDateTime,
+    },
     /// A file: its lease runs from its own issue time.
     Imported,
 }

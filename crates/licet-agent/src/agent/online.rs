@@ -87,6 +87,7 @@ impl Agent {
             ),
             nonce: challenge.nonce,
         };
+        let asked_at = self.inner.clock.now();
         let response = client
             .activate(&ActivationRequest {
                 license_key: license_key.trim().to_owned(),
@@ -108,7 +109,7 @@ impl Agent {
         self.install(
             verified,
             Some((&response.device_id, &response.device_token)),
-            Origin::Server,
+            Origin::Server { asked_at },
         )
         .map_err(|e| ActivationError::Internal(format!("{e:#}")))?;
         // What the products' screens show as "the license key": enough to tell keys
@@ -177,7 +178,7 @@ impl Agent {
                 match verified {
                     Ok(verified) => {
                         let payload = verified.payload().clone();
-                        self.install(verified, None, Origin::Server)
+                        self.install(verified, None, Origin::Server { asked_at: now })
                             .map_err(|e| SyncError::Failed(format!("{e:#}")))?;
                         Ok(payload)
                     }

@@ -413,7 +413,6 @@ pub struct TenantCheckAnswer {
     pub reason: String,
     /// The feature's value: a boolean, a number (an unlimited amount is `"unlimited"`)
     /// or a configuration value.
-    #[schema(value_type = Object)]
     pub value: serde_json::Value,
     /// The subscription that answered (the active one whose catalog has the feature).
     pub subscription_id: Option<String>,

@@ -230,7 +230,7 @@ fn evaluation(key: &str, standing: &Standing) -> Option<Evaluation> {
 /// `POST /ofrep/v1/evaluate/flags/{key}` for a hosted tenant.
 #[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep", params(("key" = String, Path, description = "A feature key (or alias) of the tenant's catalogs")),
     request_body(content = Option<EvaluationRequest>, description = "OFREP context; `targetingKey` names the tenant or one of its subscriptions (required with the admin token)"),
-    responses((status = 200, body = Evaluation), (status = 400, body = EvaluationFailure), (status = 404, body = EvaluationFailure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+    responses((status = 200, body = Evaluation), (status = 400, body = Object, description = "An `EvaluationFailure` (`PARSE_ERROR`, `INVALID_CONTEXT`, `TARGETING_KEY_MISSING`), or the error shape for a request no route reads (a NUL character)"), (status = 404, body = EvaluationFailure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("admin_token" = []), ("api_key" = ["subscriptions:read"])))]
 pub async fn evaluate_flag(
     State(state): State<AppState>,
