@@ -91,4 +91,7 @@ observed! {
     fn replace_admin_tokens(&self, replacement: &Credential, now: OffsetDateTime) -> Result<(), StoreError>;
     fn register_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
     fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    fn claim(&self, tenant: &TenantId, feature: &str, resource: &str, limit: Option<u64>, now: OffsetDateTime) -> Result<ClaimOutcome, StoreError>;
+    fn release_claim(&self, tenant: &TenantId, feature: &str, resource: &str) -> Result<bool, StoreError>;
+    fn list_claims(&self, tenant: &TenantId) -> Result<Vec<ClaimRecord>, StoreError>;
 }

@@ -309,4 +309,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every signing public key, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Claims one unit of a tenant's limit `feature` for `resource`, atomically: a
+    /// resource already claimed is not counted again, and no claim takes the count past
+    /// `limit` (`None`: unlimited), however many run at once.
+    async fn claim(
+        &self,
+        tenant: &TenantId,
+        feature: &str,
+        resource: &str,
+        limit: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<ClaimOutcome, StoreError>;
+
+    /// Releases a claim; `false` if there was none.
+    async fn release_claim(
+        &self,
+        tenant: &TenantId,
+        feature: &str,
+        resource: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// A tenant's claims, by limit and resource.
+    async fn list_claims(&self, tenant: &TenantId) -> Result<Vec<ClaimRecord>, StoreError>;
 }

@@ -469,3 +469,34 @@ pub struct UsageIngested {
     /// Every sequence up to this one is stored for the device.
     pub acknowledged_through: u64,
 }
+
+/// The outcome of a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Newly claimed; the limit's count is now `claimed`.
+    Taken {
+        /// Claims on the limit now.
+        claimed: u64,
+    },
+    /// The resource held a claim already: nothing changed.
+    Held {
+        /// Claims on the limit.
+        claimed: u64,
+    },
+    /// The limit is reached (or, after a downgrade, passed): nothing changed.
+    Full {
+        /// Claims on the limit.
+        claimed: u64,
+    },
+}
+
+/// A claim on a counted resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimRecord {
+    /// The limit (feature key).
+    pub feature: String,
+    /// The resource.
+    pub resource: String,
+    /// When it was claimed.
+    pub created_at: OffsetDateTime,
+}

@@ -1421,6 +1421,136 @@ macro_rules! written_once {
                     .await?;
                     Ok(rows.into_iter().map(Into::into).collect())
                 }
+
+                async fn claim(
+                    &self,
+                    tenant: &TenantId,
+                    feature: &str,
+                    resource: &str,
+                    limit: Option<u64>,
+                    now: OffsetDateTime,
+                ) -> Result<ClaimOutcome, StoreError> {
+                    let count = |n: Option<i64>| u64::try_from(n.unwrap_or(0)).unwrap_or(0);
+                    let mut tx = self.write().await?;
+                    let held: Option<String> = sqlx::query_scalar(
+                        "SELECT resource FROM claims WHERE tenant_id = $1 AND feature = $2 AND resource = $3",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .bind(resource)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    const CLAIMED: &str =
+                        "SELECT claimed FROM claim_counts WHERE tenant_id = $1 AND feature = $2";
+                    if held.is_some() {
+                        let now_claimed: Option<i64> = sqlx::query_scalar(CLAIMED)
+                            .bind(tenant.as_str())
+                            .bind(feature)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        return Ok(ClaimOutcome::Held { claimed: count(now_claimed) });
+                    }
+                    sqlx::query(
+                        "INSERT INTO claim_counts (tenant_id, feature, claimed) VALUES ($1, $2, 0) \
+                         ON CONFLICT (tenant_id, feature) DO NOTHING",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The bound is in the UPDATE: concurrent claims queue on the count's
+                    // row (PostgreSQL) or the write lock (SQLite), and each sees the last.
+                    let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+                    let taken: Option<i64> = sqlx::query_scalar(
+                        "UPDATE claim_counts SET claimed = claimed + 1 \
+                         WHERE tenant_id = $1 AND feature = $2 \
+                         AND (CAST($3 AS BIGINT) IS NULL OR claimed < $3) RETURNING claimed",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .bind(limit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(taken) = taken else {
+                        let now_claimed: Option<i64> = sqlx::query_scalar(CLAIMED)
+                            .bind(tenant.as_str())
+                            .bind(feature)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        return Ok(ClaimOutcome::Full { claimed: count(now_claimed) });
+                    };
+                    let inserted = sqlx::query(
+                        "INSERT INTO claims (tenant_id, feature, resource, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, feature, resource) DO NOTHING",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .bind(resource)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if inserted.rows_affected() == 0 {
+                        // Claimed meanwhile by a concurrent request: this one takes
+                        // nothing (the transaction is dropped with its count).
+                        drop(tx);
+                        let held: Option<i64> = sqlx::query_scalar(CLAIMED)
+                        .bind(tenant.as_str())
+                        .bind(feature)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                        return Ok(ClaimOutcome::Held { claimed: count(held) });
+                    }
+                    tx.commit().await?;
+                    Ok(ClaimOutcome::Taken { claimed: count(Some(taken)) })
+                }
+
+                async fn release_claim(
+                    &self,
+                    tenant: &TenantId,
+                    feature: &str,
+                    resource: &str,
+                ) -> Result<bool, StoreError> {
+                    let mut tx = self.write().await?;
+                    let deleted = sqlx::query(
+                        "DELETE FROM claims WHERE tenant_id = $1 AND feature = $2 AND resource = $3",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .bind(resource)
+                    .execute(&mut *tx)
+                    .await?;
+                    if deleted.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE claim_counts SET claimed = claimed - 1 \
+                         WHERE tenant_id = $1 AND feature = $2 AND claimed > 0",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(feature)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn list_claims(&self, tenant: &TenantId) -> Result<Vec<ClaimRecord>, StoreError> {
+                    let rows: Vec<(String, String, OffsetDateTime)> = sqlx::query_as(
+                        "SELECT feature, resource, created_at FROM claims WHERE tenant_id = $1 \
+                         ORDER BY feature, resource",
+                    )
+                    .bind(tenant.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(feature, resource, created_at)| ClaimRecord {
+                            feature,
+                            resource,
+                            created_at,
+                        })
+                        .collect())
+                }
             }
         }
     };

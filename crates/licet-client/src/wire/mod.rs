@@ -417,3 +417,60 @@ pub struct TenantCheckAnswer {
     /// The subscription that answered (the active one whose catalog has the feature).
     pub subscription_id: Option<String>,
 }
+
+/// `POST /v1/tenants/{tenant_id}/claims` body: one unit of a limit for a resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// The limit (a limit feature of the tenant's catalog, e.g. `max_spaces`).
+    pub limit: String,
+    /// The product's own id of the resource (`space-17`); a claim is idempotent per id.
+    pub resource: String,
+}
+
+/// A claim, and where its limit stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimView {
+    /// The limit.
+    pub limit: String,
+    /// The resource.
+    pub resource: String,
+    /// Claims on the limit now.
+    pub claimed: u64,
+    /// The limit's value (`null`: unlimited).
+    pub max: Option<u64>,
+}
+
+/// `GET /v1/tenants/{tenant_id}/claims` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimList {
+    /// Every claim, by limit and resource.
+    pub claims: Vec<ClaimedResource>,
+    /// Each limit with claims: the count, the limit, and whether the tenant is over it
+    /// (after a downgrade: existing claims are kept, new ones refused).
+    pub limits: Vec<ClaimedLimit>,
+}
+
+/// One claimed resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimedResource {
+    /// The limit.
+    pub limit: String,
+    /// The resource.
+    pub resource: String,
+    /// When it was claimed.
+    pub created_at: String,
+}
+
+/// A limit with claims.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimedLimit {
+    /// The limit.
+    pub limit: String,
+    /// Claims on it.
+    pub claimed: u64,
+    /// Its value (`null`: unlimited).
+    pub max: Option<u64>,
+    /// More claims than the limit allows (kept after a downgrade).
+    pub over_limit: bool,
+}

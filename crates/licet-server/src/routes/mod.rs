@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource, and the router that mounts them.
 
 pub mod catalogs;
+pub mod claims;
 pub mod compat;
 pub mod devices;
 pub mod imports;

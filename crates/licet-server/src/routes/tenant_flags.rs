@@ -42,13 +42,13 @@ fn value_json(value: Option<&Value>) -> serde_json::Value {
 }
 
 /// A subscription as it stands, with the state its snapshot was built for.
-struct Standing {
-    subscription: Subscription,
-    snapshot: Snapshot,
+pub(crate) struct Standing {
+    pub(crate) subscription: Subscription,
+    pub(crate) snapshot: Snapshot,
 }
 
 /// The tenant's subscriptions as they stand, active ones first (then by creation).
-async fn standings(
+pub(crate) async fn standings(
     state: &AppState,
     tenant: &TenantId,
     only: Option<&SubscriptionId>,

@@ -130,7 +130,9 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{device_id}", ids.device)
         .replace("{key_id}", ids.key_id)
         .replace("{product_id}", PRODUCT)
-        .replace("{key}", "analytics.heatmap");
+        .replace("{key}", "analytics.heatmap")
+        .replace("{limit}", "max_cameras")
+        .replace("{resource}", "probe");
     assert!(
         !filled.contains('{'),
         "{path}: a path parameter this test does not know; teach `fill` what to put there"
@@ -162,6 +164,7 @@ fn request(op: &Operation, ids: &Ids) -> (String, Option<(String, String)>) {
         "create_api_key" => json!({"tenant_id": ids.tenant, "scopes": ["usage:read"]}).to_string(),
         "issue" => json!({"period": "2026-10"}).to_string(),
         "check" => json!({"feature": "analytics.heatmap"}).to_string(),
+        "claim" => json!({"limit": "max_cameras", "resource": "probe"}).to_string(),
         "evaluate_flag" | "evaluate_all" => {
             json!({"context": {"targetingKey": ids.tenant}}).to_string()
         }

@@ -8,6 +8,7 @@
 mod admission;
 mod bad_input;
 mod brinkbyte_client;
+mod claims;
 mod cloudevents_sdk;
 mod compat;
 mod credentials;
