@@ -17,6 +17,7 @@ mod plan_hook;
 mod product_catalog;
 mod quota_checks;
 mod redis_publication;
+mod slow_answer;
 mod support;
 mod trust;
 mod usage;
