@@ -21,7 +21,6 @@ use licet_client::agent::ofrep::{
     BulkEvaluation, Evaluation, EvaluationFailure, EvaluationRequest,
 };
 use licet_client::wire::{ErrorBody, TenantCheck, TenantCheckAnswer};
-use licet_core::amount::Amount;
 use licet_core::ids::TenantId;
 use licet_core::snapshot::{Snapshot, Value};
 use licet_core::state::LicenseState;
@@ -31,14 +30,11 @@ use sha2::{Digest, Sha256};
 /// The scope a tenant API key needs to read its entitlements.
 const SCOPE: &str = "subscriptions:read";
 
+/// A check's value as the wire shows it: `Value`'s own serialization, as the agent's.
 fn value_json(value: Option<&Value>) -> serde_json::Value {
-    match value {
-        None => serde_json::Value::Null,
-        Some(Value::Bool(on)) => serde_json::Value::Bool(*on),
-        Some(Value::Amount(Amount::Finite(n))) => serde_json::Value::from(*n),
-        Some(Value::Amount(Amount::Unlimited)) => serde_json::Value::from("unlimited"),
-        Some(Value::Config(value)) => value.clone(),
-    }
+    value
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// A subscription as it stands, with the state its snapshot was built for.

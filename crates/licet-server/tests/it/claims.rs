@@ -33,6 +33,19 @@ async fn release(server: &TestServer, key: &str, tenant: &str, resource: &str) -
         .as_u16()
 }
 
+async fn claims_of(server: &TestServer, key: &str, tenant: &str) -> Value {
+    server
+        .http()
+        .get(format!("{}/v1/tenants/{tenant}/claims", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn tenant_key(server: &TestServer, plan: &str) -> (String, String, String) {
     let (tenant, subscription) = server.tenant_with("smart-parking", plan).await;
     let key = server
@@ -103,16 +116,7 @@ pub async fn fifty_concurrent_claims_with_five_left_take_exactly_five(server: &T
         message.contains("100 claimed of 100") && message.contains("plan professional allows more"),
         "{message}"
     );
-    let listed: Value = server
-        .http()
-        .get(format!("{}/v1/tenants/{tenant}/claims", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = claims_of(server, &key, &tenant).await;
     assert_eq!(listed["claims"].as_array().unwrap().len(), 100);
     assert_eq!(
         listed["limits"],
@@ -152,16 +156,7 @@ pub async fn a_downgrade_keeps_the_claims_and_refuses_new_ones_until_under_the_l
         message.contains("plan professional allows more"),
         "{message}"
     );
-    let listed: Value = server
-        .http()
-        .get(format!("{}/v1/tenants/{tenant}/claims", server.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = claims_of(server, &key, &tenant).await;
     assert_eq!(
         listed["limits"][0]["over_limit"], true,
         "{}",
