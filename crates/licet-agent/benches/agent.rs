@@ -81,8 +81,8 @@ fn in_process(agent: &Agent) -> (f64, f64) {
     let keys = [
         "vehicle.color",
         "alerts.sms",
-        "site.multi",
-        "detection.plate",
+        "integration.api",
+        "core.detection",
     ];
     let start = Instant::now();
     for i in 0..CHECKS {

@@ -162,6 +162,12 @@ pub struct Expect {
     /// Compose profiles, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose_profiles: Option<Vec<String>>,
+    /// Compose services (containers), in start order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_services: Option<Vec<String>>,
+    /// Memory the enabled modules need, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ram_mb_total: Option<u64>,
     /// Whether a backwards clock was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_behind: Option<bool>,
@@ -209,6 +215,18 @@ impl Expect {
             "compose_profiles",
             &self.compose_profiles,
             &observed.compose_profiles,
+        );
+        compare(
+            &mut out,
+            "compose_services",
+            &self.compose_services,
+            &observed.compose_services,
+        );
+        compare(
+            &mut out,
+            "ram_mb_total",
+            &self.ram_mb_total,
+            &observed.ram_mb_total,
         );
         compare(
             &mut out,
@@ -349,6 +367,8 @@ pub fn run_check(snapshot: &Snapshot, check: &Check, observed: &mut Expect) {
                     .collect(),
             );
             observed.compose_profiles = Some(plan.compose_profiles);
+            observed.compose_services = Some(plan.compose_services);
+            observed.ram_mb_total = Some(plan.ram_mb_total);
         }
     }
 }

@@ -532,7 +532,7 @@ const ISSUE_EXAMPLES: &str = "Examples:
 const PLAN_EXAMPLES: &str = "Examples:
   licet plan --catalog examples/catalogs/gate-control.toml --plan standard --cameras 1 --device-ram-mb 8192
   licet plan --catalog examples/catalogs/gate-control.toml --plan professional --cameras 2 \\
-      --config-keys twilio.account_sid,twilio.auth_token,twilio.from_number --format json
+      --config-keys twilio_sid,twilio_token,twilio_from --format json
   licet plan --catalog examples/catalogs/gate-control.toml --license gate-1.lic --pubkey keys/signing.pub --cameras 2";
 
 #[derive(Debug, Args)]

@@ -153,6 +153,9 @@ async fn observe(case: &Case) -> Expect {
             );
             observed.compose_profiles =
                 serde_json::from_value(plan["compose_profiles"].clone()).ok();
+            observed.compose_services =
+                serde_json::from_value(plan["compose_services"].clone()).ok();
+            observed.ram_mb_total = plan["ram_mb_total"].as_u64();
         }
     }
     api.stop().await;

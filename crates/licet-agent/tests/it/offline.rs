@@ -53,14 +53,14 @@ async fn an_outage_is_stale_until_the_grace_ends_then_degraded_then_active_again
     let (_, kept) = api
         .post(
             "/v1/check",
-            serde_json::json!({"feature": "detection.plate"}),
+            serde_json::json!({"feature": "core.detection"}),
         )
         .await;
     assert_eq!(
         kept["allowed"], true,
-        "the policy keeps plate detection: {kept}"
+        "plate detection is core, on in every state: {kept}"
     );
-    assert_eq!(kept["reason"], "kept_by_policy", "{kept}");
+    assert_eq!(kept["reason"], "core", "{kept}");
 
     // Back online: the next refresh restores full service.
     let _server = TestServer::start(clock.clone(), port, server_dir.path().to_path_buf());

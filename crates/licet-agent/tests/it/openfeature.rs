@@ -56,7 +56,7 @@ async fn the_python_ofrep_provider_evaluates_a_boolean_a_limit_and_an_unknown_fl
         results["vehicle.make"]["value"], false,
         "not in the standard plan"
     );
-    assert_eq!(results["max_cameras"]["value"], 4);
+    assert_eq!(results["max_cameras"]["value"], 2, "Standard: two cameras");
     assert_eq!(results["teleport"]["value"], false, "the caller's default");
     assert_eq!(results["teleport"]["error_code"], "FLAG_NOT_FOUND");
     api.stop().await;

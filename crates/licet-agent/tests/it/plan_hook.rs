@@ -57,7 +57,7 @@ async fn the_plan_command_runs_on_change_and_is_retried_until_it_succeeds() {
     let (env, stdin) = runs[0].split_once('|').unwrap();
     assert_eq!(env, stdin, "environment and stdin carry the same plan");
     assert!(
-        env.contains("detection.plate") && !env.contains("vehicle.color"),
+        env.contains("gate.control") && !env.contains("vehicle.color"),
         "{env}"
     );
 

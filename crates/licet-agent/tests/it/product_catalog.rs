@@ -119,15 +119,22 @@ async fn a_gate_controller_whose_license_is_refused_plans_safe_mode() {
     let api = LocalApi::start(restarted.clone()).await;
     let (_, plan) = api.get("/v1/plan").await;
     let modules = enabled(&plan);
-    assert!(modules.contains(&"detection.plate".to_owned()), "{plan}");
-    assert!(
-        modules.iter().all(|m| m.starts_with("detection.")),
+    assert_eq!(
+        modules,
+        ["core.detection"],
         "safe mode is detection only: {plan}"
     );
     let (_, check) = api
-        .post("/v1/check", json!({"feature": "detection.plate"}))
+        .post("/v1/check", json!({"feature": "core.detection"}))
         .await;
     assert_eq!(check["allowed"], true, "{check}");
+    let (_, check) = api
+        .post("/v1/check", json!({"feature": "gate.control"}))
+        .await;
+    assert_eq!(
+        check["allowed"], false,
+        "the gate does not open in safe mode: {check}"
+    );
     let (_, check) = api
         .post("/v1/check", json!({"feature": "vehicle.make"}))
         .await;
@@ -198,6 +205,6 @@ async fn a_catalog_the_vendor_did_not_sign_is_refused() {
     );
     config.catalog = Some(device.signed_catalog("gate-control"));
     let agent = licet_agent::Agent::open(config, clock.clone()).unwrap();
-    assert!(agent.entitlements().allows("detection.plate"));
+    assert!(agent.entitlements().allows("core.detection"));
     assert!(!agent.entitlements().allows("vehicle.make"));
 }

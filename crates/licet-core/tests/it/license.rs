@@ -57,7 +57,7 @@ fn an_issued_license_verifies_and_carries_the_lease() {
     let verified = license::verify(&trusting(&[1]), &signed.armored, &expect_fp()).unwrap();
     let payload = verified.payload();
     assert_eq!(payload, &signed.payload);
-    assert_eq!(payload.catalog_version, "2026.11.1");
+    assert_eq!(payload.catalog_version, "2026.12.1");
     assert_eq!(
         payload.refresh_after - payload.issued_at,
         Duration::hours(1)

@@ -163,8 +163,31 @@ fn gate_control_charges_per_device_per_month() {
         usage: &BTreeMap::new(),
     })
     .unwrap();
-    // professional-device: 3 devices × 19900 = 59700 (the other tiers' prices do not apply).
-    assert_eq!(amounts(&invoice), vec![("professional-device", 3, 59_700)]);
+    // professional-device: 3 devices × $100 = $300 (the other tiers' prices do not apply;
+    // the setup fee was charged in January).
+    assert_eq!(amounts(&invoice), vec![("professional-device", 3, 30_000)]);
+
+    // In the month the subscription began, each device also pays the $800 setup fee once.
+    let first = rate(&RatingInput {
+        catalog: &catalog,
+        subscription: &Subscription::plan("professional"),
+        month: november(),
+        subscribed_on: date!(2026 - 11 - 03),
+        cameras_per_day: &[],
+        devices: 3,
+        seats: 0,
+        usage: &BTreeMap::new(),
+    })
+    .unwrap();
+    let mut lines = amounts(&first);
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            ("professional-device", 3, 30_000),
+            ("professional-setup", 3, 240_000)
+        ]
+    );
 }
 
 #[test]

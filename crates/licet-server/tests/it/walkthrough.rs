@@ -68,7 +68,7 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     let payload = verified.payload();
     assert_eq!(payload.device.id.as_str(), activated.device_id);
     assert_eq!(payload.tenant.as_str(), tenant.id);
-    assert_eq!(payload.catalog_version, "2026.11.1");
+    assert_eq!(payload.catalog_version, "2026.12.1");
     assert!(payload.sequence >= 1);
     let activated_sequence = payload.sequence;
     assert!(
@@ -188,7 +188,7 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
                 agent_version: Some("0.1.0".into()),
                 metrics: Some(serde_json::json!({"cpu": 0.4})),
                 active_cameras: vec!["entry".into(), "exit".into()],
-                running_modules: vec!["detection.vehicle".into()],
+                running_modules: vec!["core.detection".into()],
                 license_sequence: Some(3),
             },
         )
@@ -197,7 +197,7 @@ async fn activate_refresh_heartbeat_deactivate(server: &TestServer) {
     assert_eq!(beat.next_heartbeat_in_seconds, 60);
     let devices = server.admin.devices(&tenant.id).await.unwrap();
     assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0].running_modules, ["detection.vehicle"]);
+    assert_eq!(devices[0].running_modules, ["core.detection"]);
     assert_eq!(devices[0].agent_version.as_deref(), Some("0.1.0"));
     let cameras: Vec<serde_json::Value> = server
         .http()
@@ -336,9 +336,9 @@ async fn fifty_concurrent_activations_against_five_devices(server: &TestServer) 
     let text = std::fs::read_to_string(repo().join("examples/catalogs/gate-control.toml"))
         .unwrap()
         .replace("product = \"gate-control\"", "product = \"fleet-test\"")
-        .replace("max_devices = 3", "max_devices = 5");
+        .replace("max_devices = 25", "max_devices = 5");
     server.admin.put_catalog("fleet-test", &text).await.unwrap();
-    let (tenant, subscription) = server.tenant_with("fleet-test", "professional").await;
+    let (tenant, subscription) = server.tenant_with("fleet-test", "enterprise").await;
     let key = subscription.license_key.unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|i| {

@@ -19,11 +19,11 @@ fn gate_control_standard_with_one_camera() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     for module in [
-        "detection.vehicle",
-        "detection.plate",
-        "access.whitelist",
+        "core.detection",
+        "core.database",
+        "gate.control",
         "vehicle.color",
-        "integration.api",
+        "alerts.webhook",
     ] {
         assert!(text.contains(module), "closure lists {module}:\n{text}");
     }
@@ -32,9 +32,17 @@ fn gate_control_standard_with_one_camera() {
             && text.contains("needs at least 2 cameras, the device has 1"),
         "{text}"
     );
-    assert!(text.contains("Compose profiles: basic, standard"), "{text}");
     assert!(
-        text.contains("RAM total: 2304 MB (device has 4096 MB: fits)"),
+        text.contains("missing required config: twilio_sid, twilio_token, twilio_from"),
+        "{text}"
+    );
+    assert!(text.contains("Compose profiles: core, standard"), "{text}");
+    assert!(
+        text.contains("Compose services: api, alerts, postgres, alpr-core, vehicle-attributes"),
+        "Standard runs the document's five containers:\n{text}"
+    );
+    assert!(
+        text.contains("RAM total: 2512 MB (device has 4096 MB: fits)"),
         "{text}"
     );
     // Dependencies start first.
@@ -42,8 +50,9 @@ fn gate_control_standard_with_one_camera() {
         text.find(&format!("  {m} "))
             .unwrap_or_else(|| panic!("{m} missing"))
     };
-    assert!(position("detection.vehicle") < position("detection.plate"));
-    assert!(position("detection.plate") < position("access.whitelist"));
+    assert!(position("core.detection") < position("gate.control"));
+    assert!(position("core.database") < position("gate.control"));
+    assert!(position("gate.control") < position("gate.enrollment"));
 }
 
 #[test]
@@ -60,7 +69,7 @@ fn json_plan_with_config_and_memory_budget() {
         "--device-ram-mb",
         "2048",
         "--config-keys",
-        "twilio.account_sid,twilio.auth_token,twilio.from_number",
+        "twilio_sid,twilio_token,twilio_from",
         "--format",
         "json",
     ]);
@@ -76,9 +85,10 @@ fn json_plan_with_config_and_memory_budget() {
     assert_eq!(
         refused,
         ["alerts.email"],
-        "smtp keys are missing, twilio keys are set"
+        "smtp_host is missing, the twilio keys are set"
     );
     assert_eq!(plan["refused"][0]["reason"], "missing_config");
+    assert_eq!(plan["compose_services"].as_array().unwrap().len(), 7);
     assert_eq!(plan["fits_in_memory"], false);
     assert!(plan["ram_mb_total"].as_u64().unwrap() > 2048);
 }
@@ -126,7 +136,7 @@ fn plan_from_a_verified_license() {
     ]);
     assert_eq!(code(&active), 0, "{}", stderr(&active));
     assert!(
-        stdout(&active).contains("site.multi"),
+        stdout(&active).contains("integration.api"),
         "{}",
         stdout(&active)
     );
@@ -153,7 +163,7 @@ fn plan_from_a_verified_license() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(enabled, ["detection.vehicle", "detection.plate"]);
+    assert_eq!(enabled, ["core.detection"]);
     assert!(json["source"].as_str().unwrap().contains("state degraded"));
 }
 

@@ -435,7 +435,7 @@ pub async fn heartbeats_record_cameras_per_tenant(store: Arc<dyn Store>) {
     let beat = |cameras: &[&str], at: OffsetDateTime| Heartbeat {
         agent_version: Some("0.1.0".into()),
         metrics: serde_json::json!({"cpu": 0.5}),
-        running_modules: vec!["detection.vehicle".into()],
+        running_modules: vec!["core.detection".into()],
         active_cameras: cameras.iter().map(|c| c.to_string()).collect(),
         license_sequence: Some(7),
         now: Some(at),
@@ -456,7 +456,7 @@ pub async fn heartbeats_record_cameras_per_tenant(store: Arc<dyn Store>) {
     assert_eq!(cameras[1].last_seen, NOW + Duration::hours(1));
     let stored = store.get_device(Some(&t), &device).await.unwrap();
     assert_eq!(stored.last_heartbeat_at, Some(NOW + Duration::hours(1)));
-    assert_eq!(stored.running_modules, ["detection.vehicle"]);
+    assert_eq!(stored.running_modules, ["core.detection"]);
     assert_eq!(stored.license_sequence, 7, "as the device reported it");
     let other = tenant(&*store, "other").await;
     assert!(
