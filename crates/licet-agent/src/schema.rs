@@ -12,12 +12,13 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("../migrations/01-initial.sql"),
     include_str!("../migrations/02-usage-by-kind.sql"),
     include_str!("../migrations/03-usage-requests.sql"),
     include_str!("../migrations/04-camera-packs.sql"),
     include_str!("../migrations/05-usage-days.sql"),
+    include_str!("../migrations/06-camera-pack-days.sql"),
 ];
 
 /// The version a database has after [`migrate`].

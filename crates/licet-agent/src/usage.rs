@@ -14,7 +14,9 @@
 //!
 //! The agent also records billing by itself: one `camera_day` event per registered
 //! camera per UTC day, exactly once (a `camera_days` table makes the day's event
-//! idempotent), so per-camera billing needs nothing from the application.
+//! idempotent), so per-camera billing needs nothing from the application; and one
+//! `camera_day.<pack>` event per camera and day for each per-camera growth pack the
+//! camera holds, so a pack is billed for the camera-days it was assigned.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -26,6 +28,18 @@ use tokio::sync::oneshot;
 
 /// The event type the agent records for each camera and UTC day.
 pub const CAMERA_DAY: &str = "camera_day";
+
+/// One camera's day to record: its `camera_day`, or with `pack` the day it held a
+/// per-camera growth pack.
+#[derive(Clone, Debug)]
+pub struct CameraDay {
+    /// The camera.
+    pub camera: String,
+    /// The growth pack it held, for a pack's camera-day.
+    pub pack: Option<String>,
+    /// The UTC day.
+    pub day: time::Date,
+}
 
 /// Requests the writer takes into one transaction at most.
 const GROUP_MAX: usize = 4096;
@@ -91,7 +105,7 @@ enum Request {
         reply: oneshot::Sender<Result<(u64, u64), RecordError>>,
     },
     CameraDays {
-        days: Vec<(String, time::Date)>,
+        days: Vec<CameraDay>,
         reply: oneshot::Sender<Result<usize, RecordError>>,
     },
     Pending {
@@ -247,12 +261,10 @@ impl Recorder {
             .map_err(|_| RecordError::Storage("the usage writer stopped".into()))?
     }
 
-    /// Records one `camera_day` event for each (camera, day) not recorded before;
+    /// Records one `camera_day` event for each (camera, day), and one
+    /// `camera_day.<pack>` event for each (camera, pack, day), not recorded before;
     /// answers how many were new.
-    pub async fn record_camera_days(
-        &self,
-        days: Vec<(String, time::Date)>,
-    ) -> Result<usize, RecordError> {
+    pub async fn record_camera_days(&self, days: Vec<CameraDay>) -> Result<usize, RecordError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Request::CameraDays { days, reply })
@@ -455,16 +467,26 @@ fn write_loop(
                     Request::Pending { .. } | Request::Prune { .. } | Request::Waiting { .. } => {}
                     Request::CameraDays { days, .. } => {
                         let mut new = 0;
-                        for (camera, day) in days {
-                            let inserted = tx.execute(
-                                "INSERT OR IGNORE INTO camera_days (camera_id, day) VALUES (?1, ?2)",
-                                params![camera, day.to_string()],
-                            )?;
+                        for CameraDay { camera, pack, day } in days {
+                            let inserted = match &pack {
+                                None => tx.execute(
+                                    "INSERT OR IGNORE INTO camera_days (camera_id, day) VALUES (?1, ?2)",
+                                    params![camera, day.to_string()],
+                                )?,
+                                Some(pack) => tx.execute(
+                                    "INSERT OR IGNORE INTO camera_pack_days (camera_id, pack, day) \
+                                     VALUES (?1, ?2, ?3)",
+                                    params![camera, pack, day.to_string()],
+                                )?,
+                            };
                             if inserted == 1 {
                                 insert(
                                     &tx,
                                     &UsageEvent {
-                                        kind: CAMERA_DAY.into(),
+                                        kind: match &pack {
+                                            None => CAMERA_DAY.into(),
+                                            Some(pack) => licet_core::rating::pack_day_meter(pack),
+                                        },
                                         quantity: 1,
                                         unit: Some("camera-day".into()),
                                         camera_id: Some(camera.clone()),

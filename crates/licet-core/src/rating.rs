@@ -105,6 +105,23 @@ pub struct MeterUsage {
     pub pass_through_minor: i64,
 }
 
+/// The meter of the camera-days a per-camera growth pack is assigned: one
+/// `camera_day.<addon>` event per camera holding the pack per UTC day, recorded by the
+/// agent, counted per distinct camera like `camera_day`.
+pub const PACK_DAY_PREFIX: &str = "camera_day.";
+
+/// The pack camera-day meter of `addon`.
+pub fn pack_day_meter(addon: &str) -> String {
+    format!("{PACK_DAY_PREFIX}{addon}")
+}
+
+/// The add-on a pack camera-day meter counts, if `meter` is one.
+pub fn pack_day_addon(meter: &str) -> Option<&str> {
+    meter
+        .strip_prefix(PACK_DAY_PREFIX)
+        .filter(|addon| !addon.is_empty())
+}
+
 /// Everything a month's invoice depends on.
 #[derive(Clone, Debug)]
 pub struct RatingInput<'a> {
@@ -118,6 +135,10 @@ pub struct RatingInput<'a> {
     pub subscribed_on: Date,
     /// Active cameras per day of the month (index 0 is the 1st; missing days count 0).
     pub cameras_per_day: &'a [u32],
+    /// For a per-camera add-on whose devices assign it to cameras: the cameras holding
+    /// it per day (index 0 is the 1st). An add-on missing here was not assigned to any
+    /// camera this month; it applies device-wide, and bills the cameras it can cover.
+    pub assigned_per_day: &'a BTreeMap<String, Vec<u32>>,
     /// Devices active in the month.
     pub devices: u64,
     /// Seats for plan prices sold per seat (an add-on's seats are its quantity).
@@ -228,10 +249,17 @@ fn applies(price: &PriceSpec, subscription: &Subscription) -> Option<u64> {
 /// Rates one month.
 pub fn rate(input: &RatingInput<'_>) -> Result<Invoice, RatingError> {
     let days = input.month.days();
-    if input.cameras_per_day.len() > usize::from(days) {
+    let longest = input
+        .assigned_per_day
+        .values()
+        .map(Vec::len)
+        .chain([input.cameras_per_day.len()])
+        .max()
+        .unwrap_or(0);
+    if longest > usize::from(days) {
         return Err(RatingError::TooManyDays {
             month: input.month.to_string(),
-            given: input.cameras_per_day.len(),
+            given: longest,
             days,
         });
     }
@@ -313,15 +341,18 @@ pub fn rate(input: &RatingInput<'_>) -> Result<Invoice, RatingError> {
         }
         match price.per {
             Some(PriceBasis::Camera) => {
-                // An add-on's quantity is the number of cameras it covers.
-                let covered: u64 = if price.addon.is_some() {
-                    input
-                        .cameras_per_day
+                // An add-on's quantity is the number of cameras it covers: the
+                // camera-days it was assigned, or, never assigned to a camera (it
+                // then applies device-wide), the cameras it could cover each day.
+                let covered: u64 = match &price.addon {
+                    Some(addon) => input
+                        .assigned_per_day
+                        .get(addon.as_str())
+                        .map_or(input.cameras_per_day, Vec::as_slice)
                         .iter()
                         .map(|&c| u64::from(c).min(quantity))
-                        .sum()
-                } else {
-                    camera_days
+                        .sum(),
+                    None => camera_days,
                 };
                 if covered == 0 {
                     continue;

@@ -72,6 +72,7 @@ async fn rate_month(
         month,
         subscribed_on: subscription.created_at.date(),
         cameras_per_day: &quantities.cameras_per_day,
+        assigned_per_day: &quantities.assigned_per_day,
         devices,
         // No catalog sells a plan by the seat; add-on seats are the add-on's quantity.
         seats: 0,

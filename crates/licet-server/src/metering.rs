@@ -44,6 +44,18 @@ pub struct Incoming<'a> {
     pub attributes: Option<&'a serde_json::Value>,
 }
 
+/// Whether `meter` is one the agent records by itself in `catalog`: `camera_day`, or
+/// `camera_day.<addon>` for one of its add-ons (the cameras a growth pack is assigned).
+fn agent_recorded(catalog: &Catalog, meter: &str) -> bool {
+    meter == CAMERA_DAY
+        || licet_core::rating::pack_day_addon(meter).is_some_and(|addon| {
+            catalog
+                .spec()
+                .addons
+                .contains_key(&licet_core::ids::AddonId::new(addon))
+        })
+}
+
 /// Checks one event against the catalog that bills it.
 pub fn check(
     catalog: &Catalog,
@@ -52,7 +64,7 @@ pub fn check(
 ) -> Result<Measured, String> {
     let meter = MeterId::new(event.meter);
     let known = catalog.spec().meters.contains_key(&meter);
-    if event.meter != CAMERA_DAY && !known {
+    if !known && !agent_recorded(catalog, event.meter) {
         let names: Vec<String> = catalog
             .spec()
             .meters
@@ -201,7 +213,7 @@ impl Billing {
             .iter()
             .filter(|(s, c)| {
                 chosen.is_none_or(|chosen| s.id.as_str() == chosen)
-                    && (meter == CAMERA_DAY || c.spec().meters.contains_key(&id))
+                    && (agent_recorded(c, meter) || c.spec().meters.contains_key(&id))
             })
             .collect();
         // Of several, the one active subscription takes it (the others are suspended):

@@ -400,6 +400,9 @@ pub struct RatingQuantities {
     pub meters: std::collections::BTreeMap<String, (u64, i64)>,
     /// Distinct cameras with a camera-day, per UTC day (index 0 is the range's first day).
     pub cameras_per_day: Vec<u32>,
+    /// For each per-camera growth pack assigned to cameras: distinct cameras holding it
+    /// per UTC day (`camera_day.<addon>` events), keyed by the add-on.
+    pub assigned_per_day: std::collections::BTreeMap<String, Vec<u32>>,
 }
 
 /// How usage is bucketed in time.

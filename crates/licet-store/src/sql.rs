@@ -704,7 +704,8 @@ macro_rules! written_once {
                     let sql = format!(
                         "SELECT meter, {} FROM usage_records WHERE subscription_id = $1 \
                          AND occurred_at >= $2 AND occurred_at < $3 AND rejection IS NULL \
-                         AND meter <> 'camera_day' GROUP BY meter",
+                         AND meter <> 'camera_day' AND substr(meter, 1, 11) <> 'camera_day.' \
+                         GROUP BY meter",
                         clamped_sum("quantity")
                     );
                     let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
@@ -995,7 +996,8 @@ macro_rules! written_once {
                          AND hour < $3 AND {condition}"
                     );
                     let sql = format!(
-                        "SELECT meter, {}, {} {selected} AND meter <> 'camera_day' GROUP BY meter",
+                        "SELECT meter, {}, {} {selected} AND meter <> 'camera_day' \
+                         AND substr(meter, 1, 11) <> 'camera_day.' GROUP BY meter",
                         clamped_sum("quantity"),
                         clamped_signed_sum("cost_minor")
                     );
@@ -1021,6 +1023,29 @@ macro_rules! written_once {
                         days = days.bind(period);
                     }
                     let days = days.fetch_all(&self.pool).await?;
+                    let sql = format!(
+                        "SELECT meter, substr(hour, 1, 10) AS day, count(DISTINCT device_id || \
+                         '/' || camera_id) {selected} AND substr(meter, 1, 11) = 'camera_day.' \
+                         GROUP BY meter, day"
+                    );
+                    let mut packs = sqlx::query_as::<_, (String, String, i64)>(&sql)
+                        .bind(subscription.as_str())
+                        .bind(usage::hour_key(from))
+                        .bind(usage::hour_ceiling_key(to));
+                    if let Some(period) = &period {
+                        packs = packs.bind(period);
+                    }
+                    let mut by_pack: std::collections::BTreeMap<String, Vec<(String, i64)>> =
+                        std::collections::BTreeMap::new();
+                    for (meter, day, cameras) in packs.fetch_all(&self.pool).await? {
+                        if let Some(addon) = licet_core::rating::pack_day_addon(&meter) {
+                            by_pack.entry(addon.to_owned()).or_default().push((day, cameras));
+                        }
+                    }
+                    let assigned_per_day = by_pack
+                        .into_iter()
+                        .map(|(addon, days)| Ok((addon, usage::cameras_per_day(from, to, days)?)))
+                        .collect::<Result<_, StoreError>>()?;
                     Ok(RatingQuantities {
                         meters: meters
                             .into_iter()
@@ -1029,6 +1054,7 @@ macro_rules! written_once {
                             })
                             .collect(),
                         cameras_per_day: usage::cameras_per_day(from, to, days)?,
+                        assigned_per_day,
                     })
                 }
 

@@ -129,7 +129,8 @@ impl CounterMoves {
         rejected: bool,
         shard: i16,
     ) {
-        if rejected || meter == "camera_day" {
+        if rejected || meter == "camera_day" || licet_core::rating::pack_day_addon(meter).is_some()
+        {
             return;
         }
         let quantity = i64::try_from(quantity).unwrap_or(i64::MAX);

@@ -143,13 +143,21 @@ impl Agent {
         // The clock's day, not the snapshot's evaluation time: a snapshot is only
         // re-evaluated at its next deadline, which may be days away.
         let today = self.now().to_offset(time::UtcOffset::UTC).date();
-        let days: Vec<(String, time::Date)> = self
-            .inner
-            .db
-            .cameras()?
-            .into_iter()
-            .map(|c| (c.camera_id, today))
-            .collect();
+        let mut days = Vec::new();
+        for camera in self.inner.db.cameras()? {
+            for pack in self.inner.db.camera_packs(&camera.camera_id)? {
+                days.push(crate::usage::CameraDay {
+                    camera: camera.camera_id.clone(),
+                    pack: Some(pack),
+                    day: today,
+                });
+            }
+            days.push(crate::usage::CameraDay {
+                camera: camera.camera_id,
+                pack: None,
+                day: today,
+            });
+        }
         if days.is_empty() {
             return Ok(0);
         }

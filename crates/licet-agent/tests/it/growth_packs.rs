@@ -188,3 +188,68 @@ async fn advanced_analytics_for_one_of_three_cameras_is_on_that_camera_only() {
     );
     api.stop().await;
 }
+
+/// Bought for 3 cameras and assigned to 1: the invoice bills the one camera-day the
+/// pack was assigned, not the 3 it could have covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_bills_the_camera_days_a_pack_was_assigned() {
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let tenant = server.admin.create_tenant("Quay").await.unwrap();
+    let subscription = server
+        .admin
+        .create_subscription(
+            &tenant.id,
+            &SubscriptionCreate {
+                product_id: "brinkbyte-vision".into(),
+                plan: "base".into(),
+                addons: vec![AddonQuantity {
+                    id: "advanced_analytics".into(),
+                    quantity: 3,
+                }],
+                trial: false,
+                modules: None,
+                term_days: None,
+            },
+        )
+        .await
+        .unwrap();
+    let device = Device::new("packs-box-2");
+    let mut config = device.config(Some(&server.base));
+    config.license_key = Some(subscription.license_key.clone().unwrap().into());
+    let agent = device.open(config, clock.clone());
+    let api = LocalApi::start(agent.clone()).await;
+    wait_for_state(&agent, LicenseState::Active).await;
+    for camera in ["dock", "gate", "yard"] {
+        let (code, body) = api.post("/v1/cameras", json!({"camera_id": camera})).await;
+        assert_eq!(code, 201, "{body}");
+    }
+    assert_eq!(
+        assign(&api, "gate", json!(["advanced_analytics"])).await.0,
+        200
+    );
+    // Recording twice in a day records each camera-day once.
+    agent.record_camera_days().await.unwrap();
+    assert_eq!(agent.record_camera_days().await.unwrap(), 0);
+    crate::usage::wait_until_uploaded(&agent).await;
+    let preview = server
+        .admin
+        .invoice_preview(&tenant.id, "2026-11")
+        .await
+        .unwrap();
+    let quantity = |price: &str| {
+        preview.invoices[0]
+            .lines
+            .iter()
+            .find(|l| l.price_id == price)
+            .map(|l| l.quantity)
+    };
+    assert_eq!(quantity("base-camera"), Some(3), "{preview:?}");
+    assert_eq!(
+        quantity("advanced-analytics-camera"),
+        Some(1),
+        "the pack was assigned to one camera: {preview:?}"
+    );
+    api.stop().await;
+}

@@ -49,6 +49,7 @@ fn brinkbyte_three_cameras_for_twenty_days_with_one_analytics_camera_and_api_ove
         month: november(),
         subscribed_on: date!(2026 - 10 - 01),
         cameras_per_day: &cameras,
+        assigned_per_day: &BTreeMap::new(),
         devices: 1,
         seats: 0,
         usage: &usage,
@@ -107,6 +108,7 @@ fn brinkbyte_growth_packs_seats_one_time_and_pass_through() {
         month: november(),
         subscribed_on: date!(2026 - 11 - 10),
         cameras_per_day: &[2; 30],
+        assigned_per_day: &BTreeMap::new(),
         devices: 1,
         seats: 0,
         usage: &usage,
@@ -137,6 +139,7 @@ fn brinkbyte_growth_packs_seats_one_time_and_pass_through() {
         month: BillingMonth::parse("2026-12").unwrap(),
         subscribed_on: date!(2026 - 11 - 10),
         cameras_per_day: &[2; 31],
+        assigned_per_day: &BTreeMap::new(),
         devices: 1,
         seats: 0,
         usage: &BTreeMap::new(),
@@ -158,6 +161,7 @@ fn gate_control_charges_per_device_per_month() {
         month: november(),
         subscribed_on: date!(2026 - 01 - 15),
         cameras_per_day: &[],
+        assigned_per_day: &BTreeMap::new(),
         devices: 3,
         seats: 0,
         usage: &BTreeMap::new(),
@@ -174,6 +178,7 @@ fn gate_control_charges_per_device_per_month() {
         month: november(),
         subscribed_on: date!(2026 - 11 - 03),
         cameras_per_day: &[],
+        assigned_per_day: &BTreeMap::new(),
         devices: 3,
         seats: 0,
         usage: &BTreeMap::new(),
@@ -195,12 +200,14 @@ fn foxsight_charges_per_server_once_a_year_in_the_anniversary_month() {
     let catalog = example("foxsight-vms");
     let subscription = Subscription::plan("professional");
     let usage = BTreeMap::new();
+    let assigned = BTreeMap::new();
     let input = |month: &str| RatingInput {
         catalog: &catalog,
         subscription: &subscription,
         month: BillingMonth::parse(month).unwrap(),
         subscribed_on: date!(2025 - 11 - 20),
         cameras_per_day: &[],
+        assigned_per_day: &assigned,
         devices: 2,
         seats: 0,
         usage: &usage,
@@ -219,6 +226,7 @@ fn smart_parking_charges_per_tenant_per_month() {
         month: november(),
         subscribed_on: date!(2026 - 03 - 01),
         cameras_per_day: &[],
+        assigned_per_day: &BTreeMap::new(),
         devices: 4,
         seats: 0,
         usage: &BTreeMap::new(),
@@ -237,6 +245,7 @@ fn a_month_with_more_days_of_counts_than_it_has_is_refused() {
         month: november(),
         subscribed_on: date!(2026 - 11 - 01),
         cameras_per_day: &[1; 31],
+        assigned_per_day: &BTreeMap::new(),
         devices: 1,
         seats: 0,
         usage: &BTreeMap::new(),
@@ -294,6 +303,7 @@ proptest! {
                 month: november(),
                 subscribed_on: date!(2026 - 01 - 01),
                 cameras_per_day: counts,
+                assigned_per_day: &BTreeMap::new(),
                 devices: 1,
                 seats: 0,
                 usage: &usage,
@@ -331,6 +341,7 @@ proptest! {
                 month: november(),
                 subscribed_on: date!(2026 - 01 - 01),
                 cameras_per_day: counts,
+                assigned_per_day: &BTreeMap::new(),
                 devices: 1,
                 seats: 0,
                 usage: &usage,
@@ -341,4 +352,56 @@ proptest! {
         counts.reverse();
         prop_assert_eq!(forwards, input(&counts));
     }
+}
+
+#[test]
+fn a_per_camera_pack_assigned_to_cameras_bills_the_camera_days_it_was_assigned() {
+    let catalog = example("brinkbyte-vision");
+    let subscription = Subscription {
+        addons: vec![AddonGrant {
+            id: AddonId::new("advanced_analytics"),
+            quantity: 3,
+        }],
+        ..Subscription::plan("base")
+    };
+    // Bought for 3 cameras, 4 cameras online all month; the tenant assigned the pack to
+    // one camera for the first 10 days and to two for the next 5, then to none.
+    let mut assigned = vec![1u32; 10];
+    assigned.extend([2; 5]);
+    let none = BTreeMap::new();
+    let usage = BTreeMap::new();
+    let cameras = [4u32; 30];
+    let input = |assigned_per_day| RatingInput {
+        catalog: &catalog,
+        subscription: &subscription,
+        month: november(),
+        subscribed_on: date!(2026 - 10 - 01),
+        cameras_per_day: &cameras,
+        assigned_per_day,
+        devices: 1,
+        seats: 0,
+        usage: &usage,
+    };
+    let by_assignment = BTreeMap::from([("advanced_analytics".to_owned(), assigned)]);
+    let line = |invoice: &licet_core::rating::Invoice| {
+        amounts(invoice)
+            .into_iter()
+            .find(|(id, _, _)| *id == "advanced-analytics-camera")
+            .map(|(_, quantity, amount)| (quantity, amount))
+    };
+    // 10 × 1 + 5 × 2 = 20 camera-days; 2000 × 20 / 30 = 1333.
+    assert_eq!(
+        line(&rate(&input(&by_assignment)).unwrap()),
+        Some((20, 1_333))
+    );
+    // Never assigned to a camera, the pack applies device-wide: the 3 cameras it covers
+    // of the 4, every day: 90 camera-days, a full month.
+    assert_eq!(line(&rate(&input(&none)).unwrap()), Some((90, 6_000)));
+    // More cameras than bought reported as holding it (an old agent, a race) are
+    // still billed at most the cameras bought.
+    let over = BTreeMap::from([("advanced_analytics".to_owned(), vec![5u32; 30])]);
+    assert_eq!(line(&rate(&input(&over)).unwrap()), Some((90, 6_000)));
+    // A month of 30 days cannot carry 31 days of assignments.
+    let long = BTreeMap::from([("advanced_analytics".to_owned(), vec![1u32; 31])]);
+    assert!(rate(&input(&long)).is_err());
 }

@@ -83,6 +83,7 @@ macro_rules! conformance {
 conformance!(
     tenants_round_trip,
     dropping_old_usage_detail_keeps_invoices_and_charts,
+    pack_camera_days_count_distinct_cameras_per_day,
     catalog_versions_are_immutable,
     subscriptions_are_scoped_by_tenant,
     activation_enforces_the_device_limit,

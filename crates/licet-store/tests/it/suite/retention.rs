@@ -209,3 +209,62 @@ pub async fn dropping_old_usage_detail_keeps_invoices_and_charts(store: Arc<dyn 
         .unwrap();
     assert_eq!(late.meters["api_call"], (13, 0));
 }
+
+/// A per-camera growth pack's camera-days (`camera_day.<addon>`) are counted per
+/// distinct camera and day, apart from the meters and from the plain camera-days, and
+/// no quota counter or recount sees them.
+pub async fn pack_camera_days_count_distinct_cameras_per_day(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t").await;
+    store
+        .create_subscription(&subscription(&t, "s"), "k")
+        .await
+        .unwrap();
+    store
+        .activate_device(&new_device(&t, "s", "d", "fp"), 1)
+        .await
+        .unwrap();
+    let s = SubscriptionId("s".into());
+    let on = |sequence, meter: &str, camera: &str, at| {
+        let mut event = device_event(sequence, meter, 1, at);
+        event.camera_id = Some(camera.into());
+        event
+    };
+    let pack = "camera_day.advanced_analytics";
+    store
+        .ingest_device_usage(
+            &DeviceId::new("d"),
+            &[
+                on(1, "camera_day", "cam-1", datetime!(2026-11-02 00:00 UTC)),
+                on(2, "camera_day", "cam-2", datetime!(2026-11-02 00:00 UTC)),
+                on(3, pack, "cam-1", datetime!(2026-11-02 00:00 UTC)),
+                // The same camera and day again (a replay from another path): once.
+                on(4, pack, "cam-1", datetime!(2026-11-02 00:00 UTC)),
+                on(5, pack, "cam-1", datetime!(2026-11-03 00:00 UTC)),
+                on(6, pack, "cam-2", datetime!(2026-11-03 00:00 UTC)),
+                on(7, "api_call", "cam-1", datetime!(2026-11-03 09:00 UTC)),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let (from, to) = (
+        datetime!(2026-11-01 00:00 UTC),
+        datetime!(2026-12-01 00:00 UTC),
+    );
+    let quantities = store
+        .rating_quantities(&s, from, to, &Booking::Any)
+        .await
+        .unwrap();
+    let assigned = &quantities.assigned_per_day["advanced_analytics"];
+    assert_eq!(assigned.len(), 30);
+    assert_eq!(&assigned[..4], [0, 1, 2, 0]);
+    assert_eq!(assigned.iter().sum::<u32>(), 3);
+    assert_eq!(&quantities.cameras_per_day[..3], [0, 2, 0]);
+    assert_eq!(
+        quantities.meters.keys().collect::<Vec<_>>(),
+        ["api_call"],
+        "camera-days are no meter"
+    );
+    let recounted = store.recount_usage(&s, from, to).await.unwrap();
+    assert_eq!(recounted.keys().collect::<Vec<_>>(), ["api_call"]);
+}
