@@ -246,8 +246,8 @@ pub fn router(state: AppState) -> Router {
 /// handler's `#[utoipa::path]`.
 pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use routes::{
-        catalogs, claims, compat, devices, imports, invoices, subscriptions, system, tenant_flags,
-        tenants, usage,
+        catalogs, claims, compat, devices, imports, invoices, rate_limits, subscriptions, system,
+        tenant_flags, tenants, usage,
     };
     use utoipa::OpenApi as _;
     use utoipa_axum::routes;
@@ -275,6 +275,7 @@ pub fn routes_and_document(state: AppState) -> (Router, utoipa::openapi::OpenApi
             ))
             .routes(routes!(imports::import))
             .routes(routes!(tenant_flags::check))
+            .routes(routes!(rate_limits::decide))
             .routes(routes!(claims::claim, claims::list))
             .routes(routes!(claims::release))
             .routes(routes!(tenant_flags::evaluate_flag))

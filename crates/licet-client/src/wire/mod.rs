@@ -418,6 +418,42 @@ pub struct TenantCheckAnswer {
     pub subscription_id: Option<String>,
 }
 
+/// `POST /v1/tenants/{tenant_id}/rate-limit` body: may this subject make one more
+/// request under a rate limit of the tenant's plan?
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRequest {
+    /// The limit: a limit the tenant's catalog marks as a rate (`api_rate_per_minute`).
+    pub limit: String,
+    /// Who is counted: the product's own id of the caller, e.g. its API key id.
+    pub subject: String,
+}
+
+/// A rate-limit decision. The same figures are in the `RateLimit-Policy` and
+/// `RateLimit` header fields of the answer (a refusal is a 429 with `rate_limited`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RateLimitDecision {
+    /// Whether the request is within the rate.
+    pub allowed: bool,
+    /// The limit.
+    pub limit: String,
+    /// Requests per window under the tenant's plan; absent when the plan's rate is
+    /// unlimited.
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
+    pub quota: Option<u64>,
+    /// Requests left in this window after this one.
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
+    pub remaining: Option<u64>,
+    /// Seconds until the window ends.
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
+    pub reset_seconds: Option<u64>,
+    /// The window's length in seconds.
+    #[schema(value_type = u64, maximum = 9007199254740991.0)]
+    pub window_seconds: u64,
+    /// The subscription whose plan set the rate.
+    pub subscription_id: String,
+}
+
 /// `POST /v1/tenants/{tenant_id}/claims` body: one unit of a limit for a resource.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -196,6 +196,33 @@ impl Period {
     }
 }
 
+/// The window of a rate limit: a limit whose value is requests per window, enforced per
+/// subject (an API key of the product) by the server's rate-limit decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateWindow {
+    /// Per second.
+    Second,
+    /// Per minute.
+    Minute,
+    /// Per hour.
+    Hour,
+    /// Per UTC day.
+    Day,
+}
+
+impl RateWindow {
+    /// The window's length in seconds.
+    pub fn seconds(self) -> u64 {
+        match self {
+            RateWindow::Second => 1,
+            RateWindow::Minute => 60,
+            RateWindow::Hour => 3600,
+            RateWindow::Day => 86_400,
+        }
+    }
+}
+
 /// What happens when a quota is used up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -227,6 +254,10 @@ pub struct FeatureSpec {
     /// What happens past a quota's allowance.
     #[serde(default)]
     pub overage: Option<Overage>,
+    /// For a limit that is a rate (requests per window): the window. The server's
+    /// rate-limit decisions enforce it per subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateWindow>,
     /// Value of a limit when no plan sets it (default 0), or of a config feature.
     #[serde(default)]
     pub default: Option<serde_json::Value>,

@@ -264,3 +264,22 @@ features = [\"alerts.sms\"]
     );
     assert_eq!(found.len(), 2, "{found:?}");
 }
+
+#[test]
+fn only_limits_can_be_rates() {
+    let text = format!(
+        "{HEADER}\n[features.calls]\nkind = \"boolean\"\nrate = \"minute\"\n\
+         [features.api_rate]\nkind = \"limit\"\nrate = \"minute\"\n[plans.p]\n"
+    );
+    let all = problems(&text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(
+        all[0].contains("features.calls.rate: only limits can be rates"),
+        "{all:?}"
+    );
+    let catalog = example("smart-parking");
+    assert_eq!(
+        catalog.spec().features[&licet_core::ids::FeatureKey::new("api_rate_per_minute")].rate,
+        Some(licet_core::catalog::RateWindow::Minute)
+    );
+}

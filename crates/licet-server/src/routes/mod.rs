@@ -6,6 +6,7 @@ pub mod compat;
 pub mod devices;
 pub mod imports;
 pub mod invoices;
+pub mod rate_limits;
 pub mod subscriptions;
 pub mod system;
 pub mod tenant_flags;

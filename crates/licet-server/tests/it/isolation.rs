@@ -165,6 +165,7 @@ fn request(op: &Operation, ids: &Ids) -> (String, Option<(String, String)>) {
         "issue" => json!({"period": "2026-10"}).to_string(),
         "check" => json!({"feature": "analytics.heatmap"}).to_string(),
         "claim" => json!({"limit": "max_cameras", "resource": "probe"}).to_string(),
+        "decide" => json!({"limit": "api_rate_per_minute", "subject": "probe"}).to_string(),
         "evaluate_flag" | "evaluate_all" => {
             json!({"context": {"targetingKey": ids.tenant}}).to_string()
         }
@@ -263,6 +264,17 @@ async fn world(server: &TestServer, admin: &str, fingerprint: &str) -> World {
         json!({"product_id": PRODUCT, "plan": "base"}),
     )
     .await;
+    if fingerprint.starts_with("decide-") {
+        // Rate-limit decisions need a limit marked as a rate, which smart parking's
+        // catalog has and BrinkByte's does not: the tenant holds both.
+        post(
+            server,
+            admin,
+            &format!("/v1/tenants/{tenant}/subscriptions"),
+            json!({"product_id": "smart-parking", "plan": "basic"}),
+        )
+        .await;
+    }
     let activated = post(
         server,
         admin,

@@ -18,6 +18,7 @@ mod limits;
 mod metering;
 mod numbers;
 mod outage;
+mod rate_limits;
 mod support;
 mod tenant_flags;
 mod usage_term;

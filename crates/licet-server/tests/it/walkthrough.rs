@@ -240,7 +240,7 @@ async fn catalogs_are_versioned_and_validated(server: &TestServer) {
         .unwrap();
     assert_eq!(
         (same.version.as_str(), same.revision),
-        ("2026.11.1", 1),
+        ("2026.12.1", 1),
         "re-uploading is a no-op"
     );
     let changed = text.replace("api_rate_per_minute = 100 }", "api_rate_per_minute = 150 }");
@@ -250,13 +250,13 @@ async fn catalogs_are_versioned_and_validated(server: &TestServer) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("catalog_version_exists"), "{err}");
-    let bumped = changed.replace("version = \"2026.11.1\"", "version = \"2026.12.1\"");
+    let bumped = changed.replace("version = \"2026.12.1\"", "version = \"2026.12.2\"");
     let next = server
         .admin
         .put_catalog("smart-parking", &bumped)
         .await
         .unwrap();
-    assert_eq!((next.version.as_str(), next.revision), ("2026.12.1", 2));
+    assert_eq!((next.version.as_str(), next.revision), ("2026.12.2", 2));
 
     let broken = text.replace("extends = \"basic\"", "extends = \"bronze\"");
     match server

@@ -163,6 +163,7 @@ fn two_server_processes_on_one_postgres_behave_as_one() {
         assert_eq!(keys_a.len(), 1);
         if redis.is_some() {
             guesses_are_limited_across(&a.base, &b.base).await;
+            a_tenants_rate_is_shared_by_both_replicas(&admin_a, &a.base, &b.base).await;
         }
         let device_b = Client::new(&b.base).with_token(&activated.device_token);
         last = a_no_through_one_replica_is_heard_by_the_other(
@@ -334,6 +335,103 @@ fn redis_url() -> Option<String> {
 
 /// Wrong license keys from one address, sent to the two processes in turn: together
 /// they allow the default 30 a minute, not 30 each.
+/// Smart parking's gateway asks for a decision per request of one of its API keys: a
+/// Basic tenant's 100 requests a minute are allowed, through A and B in turn, and the
+/// 101st is refused with 429, with the IETF RateLimit fields on every answer. Another
+/// subject of the tenant has its own count.
+async fn a_tenants_rate_is_shared_by_both_replicas(admin: &Client, a: &str, b: &str) {
+    let tenant = admin.create_tenant("Parking Co").await.unwrap();
+    admin
+        .create_subscription(
+            &tenant.id,
+            &SubscriptionCreate {
+                product_id: "smart-parking".into(),
+                plan: "basic".into(),
+                addons: vec![],
+                trial: false,
+                modules: None,
+                term_days: None,
+            },
+        )
+        .await
+        .unwrap();
+    let key = admin
+        .create_api_key(&licet_client::wire::ApiKeyCreate {
+            tenant_id: tenant.id.clone(),
+            scopes: vec!["subscriptions:read".into()],
+            expires_in_days: None,
+        })
+        .await
+        .unwrap()
+        .key;
+    let http = reqwest::Client::new();
+    let decide = |base: &str, subject: &str| {
+        http.post(format!("{base}/v1/tenants/{}/rate-limit", tenant.id))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"limit": "api_rate_per_minute", "subject": subject}))
+            .send()
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let minute =
+        || licet_host::clock::Clock::now(&licet_host::clock::SystemClock).unix_timestamp() / 60;
+    // The window is a minute aligned to :00; a burst that straddles its end is run again
+    // with a fresh subject.
+    for attempt in 0..3 {
+        let subject = format!("gateway-key-{attempt}");
+        let started = minute();
+        let mut allowed = 0;
+        let mut first_refusal = None;
+        for i in 0..150 {
+            let response = decide(if i % 2 == 0 { a } else { b }, &subject)
+                .await
+                .unwrap();
+            let policy = header(&response, "ratelimit-policy");
+            assert_eq!(policy, "\"api_rate_per_minute\";q=100;w=60");
+            let fields = header(&response, "ratelimit");
+            let reset: u64 = fields.rsplit_once(";t=").unwrap().1.parse().unwrap();
+            assert!((1..=60).contains(&reset), "{fields}");
+            match response.status().as_u16() {
+                200 => {
+                    allowed += 1;
+                    assert!(first_refusal.is_none(), "allowed after a refusal");
+                    assert!(
+                        fields
+                            .starts_with(&format!("\"api_rate_per_minute\";r={};", 100 - allowed)),
+                        "{fields}"
+                    );
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    assert_eq!(body["allowed"], true);
+                    assert_eq!(body["quota"], 100);
+                }
+                429 => {
+                    assert_eq!(header(&response, "retry-after"), reset.to_string());
+                    assert!(fields.contains(";r=0;"), "{fields}");
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+                    first_refusal.get_or_insert(i);
+                }
+                other => panic!("status {other}"),
+            }
+        }
+        if minute() != started {
+            continue;
+        }
+        assert_eq!(allowed, 100, "a Basic tenant's rate is 100 a minute");
+        assert_eq!(first_refusal, Some(100));
+        // Another of the tenant's API keys is counted apart.
+        let other = decide(b, &format!("other-key-{attempt}")).await.unwrap();
+        assert_eq!(other.status(), 200);
+        return;
+    }
+    panic!("three bursts in a row straddled a minute boundary");
+}
+
 async fn guesses_are_limited_across(a: &str, b: &str) {
     let wrong = serde_json::json!({
         "license_key": "LCT-7KQ2M-PX9TD-4RW8N-HC3VZ", "fingerprint": "guess",

@@ -298,6 +298,13 @@ impl Checker {
                     }
                 }
             }
+            if feature.rate.is_some() && feature.kind != FeatureKind::Limit {
+                self.report(
+                    format!("{path}.rate"),
+                    format!("only limits can be rates, this is a {:?} feature", feature.kind),
+                    "remove `rate` or set `kind = \"limit\"` (its value is then requests per window)",
+                );
+            }
             if feature.kind == FeatureKind::Limit {
                 if let Some(default) = &feature.default {
                     let valid = default.as_u64().is_some() || default.as_str() == Some("unlimited");
