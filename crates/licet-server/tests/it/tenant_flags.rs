@@ -49,6 +49,42 @@ fn python() -> Option<String> {
     }
 }
 
+/// The `node_modules` with the stock OpenFeature server SDK and OFREP provider from npm
+/// (`LICET_TEST_OFREP_NODE_MODULES`, installed from `tests/openfeature/node`'s lock
+/// file); required under CI.
+fn node_modules() -> Option<String> {
+    match std::env::var("LICET_TEST_OFREP_NODE_MODULES") {
+        Ok(dir) if !dir.is_empty() => Some(dir),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but LICET_TEST_OFREP_NODE_MODULES is not set: the server's OFREP must be tested with the npm provider too"
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Runs the npm provider's evaluation of `tenant` (see `tests/openfeature/node`).
+async fn evaluate_with_node(base: &str, key: &str, tenant: &str) -> Option<Value> {
+    let modules = node_modules()?;
+    let script =
+        crate::support::repo().join("crates/licet-server/tests/openfeature/node/tenant.cjs");
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .args([base, key, tenant])
+        .env("NODE_PATH", modules)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
 pub async fn a_hosted_tenant_is_checked_and_evaluated_with_no_device(server: &TestServer) {
     let (tenant, subscription) = server.tenant_with("smart-parking", "basic").await;
     let key = server
@@ -186,6 +222,16 @@ pub async fn a_hosted_tenant_is_checked_and_evaluated_with_no_device(server: &Te
         );
         Some(serde_json::from_str::<Value>(stdout.trim()).unwrap())
     };
+    if let Some(results) = evaluate_with_node(&server.base, &key, &tenant.id).await {
+        assert_eq!(results["analytics"]["value"], false, "{results}");
+        assert_eq!(results["max_spaces"]["value"], 100, "{results}");
+        assert_eq!(results["max_spaces"]["reason"], "STATIC", "{results}");
+        assert_eq!(results["custom_branding"]["value"], false, "{results}");
+        assert_eq!(
+            results["teleport"]["error_code"], "FLAG_NOT_FOUND",
+            "{results}"
+        );
+    }
     if let Some(results) = evaluate(server.base.clone(), key.clone(), tenant.id.clone()).await {
         assert_eq!(results["analytics"]["value"], false, "{results}");
         assert_eq!(results["max_spaces"]["value"], 100, "{results}");
@@ -224,6 +270,10 @@ pub async fn a_hosted_tenant_is_checked_and_evaluated_with_no_device(server: &Te
     assert_ne!(new_etag.as_deref(), Some(etag.as_str()));
     assert_eq!(flag(&bulk, "max_spaces"), 5000);
     assert_eq!(flag(&bulk, "custom_branding"), true);
+    if let Some(results) = evaluate_with_node(&server.base, &key, &tenant.id).await {
+        assert_eq!(results["max_spaces"]["value"], 5000, "{results}");
+        assert_eq!(results["custom_branding"]["value"], true, "{results}");
+    }
     if let Some(results) = evaluate(server.base.clone(), key.clone(), tenant.id.clone()).await {
         assert_eq!(results["max_spaces"]["value"], 5000, "{results}");
         assert_eq!(results["custom_branding"]["value"], true, "{results}");
