@@ -5,6 +5,7 @@
 
 mod agent;
 mod catalog;
+mod hosted_example;
 mod import;
 mod license;
 mod plan;
