@@ -129,6 +129,10 @@ pub struct SubscriptionChange {
     /// New explicit module list (an empty list returns to the tiers' modules).
     #[serde(default)]
     pub modules: Option<Vec<String>>,
+    /// `false` converts a trial to the paid plan (claims, devices and the license key
+    /// stay; the trial never restarts). A subscription becomes a trial only when made.
+    #[serde(default)]
+    pub trial: Option<bool>,
 }
 
 /// A subscription.
@@ -416,6 +420,18 @@ pub struct TenantCheckAnswer {
     pub value: serde_json::Value,
     /// The subscription that answered (the active one whose catalog has the feature).
     pub subscription_id: Option<String>,
+    /// When that subscription is a trial: when it ends and the days left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialStatus>,
+}
+
+/// A trial's end, as the tenant check reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrialStatus {
+    /// When the trial ends (RFC 3339); from then on the subscription is expired.
+    pub ends_at: String,
+    /// Days left, a started day counting as one (0 once it has ended).
+    pub days_left: u32,
 }
 
 /// `POST /v1/tenants/{tenant_id}/rate-limit` body: may this subject make one more

@@ -39,6 +39,15 @@ async fn limit_of(
                 "`limit`: {limit:?} is not a limit of the tenant's catalog; claims count against limits such as max_spaces"
             )));
         }
+        if let Some(reason) = standing.closed(state.clock.now()) {
+            return Err(ApiError::Conflict {
+                code: reason,
+                message: format!(
+                    "subscription {} takes no new claims now ({reason}); the claims held stay, and a paid plan or a resumption takes new ones again",
+                    standing.subscription.id.0
+                ),
+            });
+        }
         let max = match status.value {
             Value::Amount(Amount::Finite(n)) => Some(n),
             _ => None,
@@ -96,7 +105,7 @@ fn bounded(field: &str, value: &str) -> Result<(), ApiError> {
     params(("tenant_id" = String, Path)), request_body = ClaimRequest,
     responses((status = 201, body = ClaimView, description = "Claimed"), (status = 200, body = ClaimView, description = "Already claimed: nothing changed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`limit_reached`, or `over_limit` after a downgrade; names the limit, the count and the tier that allows more")),
+        (status = 409, body = ErrorBody, description = "`limit_reached`, or `over_limit` after a downgrade (names the limit, the count and the tier that allows more); `trial_expired`, `license_expired` or `license_suspended` when the subscription takes no new claims")),
     security(("admin_token" = []), ("api_key" = ["subscriptions:write"])))]
 pub async fn claim(
     State(state): State<AppState>,

@@ -20,7 +20,6 @@ use licet_client::wire::{ErrorBody, ErrorDetail, RateLimitDecision, RateLimitReq
 use licet_core::amount::Amount;
 use licet_core::ids::{FeatureKey, TenantId};
 use licet_core::snapshot::{Reason, Value};
-use licet_core::state::LicenseState;
 
 /// The scope a tenant API key needs to ask for decisions.
 const SCOPE: &str = "subscriptions:read";
@@ -101,13 +100,7 @@ pub async fn decide(
         // A limit keeps its size in a suspended or ended subscription (it sizes what
         // stays on), but a rate is access to the product's API: a definite "no" from
         // the vendor refuses it.
-        let cut = match standing.snapshot.state() {
-            LicenseState::Suspended => Some("license_suspended"),
-            LicenseState::Revoked => Some("license_revoked"),
-            LicenseState::Expired => Some("license_expired"),
-            _ => None,
-        };
-        if let Some(reason) = cut {
+        if let Some(reason) = standing.closed(state.clock.now()) {
             return Err(ApiError::Forbidden(format!(
                 "the tenant's subscription {} does not grant {:?} now ({reason})",
                 standing.subscription.id.0, body.limit

@@ -197,6 +197,17 @@ pub async fn change_subscription(
         subscription.modules =
             (!modules.is_empty()).then(|| modules.into_iter().map(ModuleId::new).collect());
     }
+    match body.trial {
+        // Converting a trial to the paid plan; the trial's start is kept, so it never
+        // restarts.
+        Some(false) => subscription.trial = false,
+        Some(true) if !subscription.trial => {
+            return Err(ApiError::InvalidRequest(
+                "`trial`: a subscription becomes a trial only when it is created (a trial never restarts); send `false` to convert a trial to the paid plan".into(),
+            ));
+        }
+        Some(true) | None => {}
+    }
     validate(&state, &subscription).await?;
     subscription.updated_at = state.clock.now();
     state.store.update_subscription(&subscription).await?;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use licet_client::agent::ofrep::{
     BulkEvaluation, Evaluation, EvaluationFailure, EvaluationRequest,
 };
-use licet_client::wire::{ErrorBody, TenantCheck, TenantCheckAnswer};
+use licet_client::wire::{ErrorBody, TenantCheck, TenantCheckAnswer, TrialStatus};
 use licet_core::ids::TenantId;
 use licet_core::snapshot::{Snapshot, Value};
 use licet_core::state::LicenseState;
@@ -41,6 +41,25 @@ fn value_json(value: Option<&Value>) -> serde_json::Value {
 pub(crate) struct Standing {
     pub(crate) subscription: Subscription,
     pub(crate) snapshot: Snapshot,
+    pub(crate) trial_end: Option<time::OffsetDateTime>,
+}
+
+impl Standing {
+    /// Why nothing may be added under this subscription now (a new claim, a count to
+    /// reach, a request against a rate): a trial or term that ended, a suspension or a
+    /// revocation. Limits keep their size in those states (they size what stays on);
+    /// growing needs an active subscription.
+    pub(crate) fn closed(&self, now: time::OffsetDateTime) -> Option<&'static str> {
+        match self.snapshot.state() {
+            LicenseState::Expired if self.trial_end.is_some_and(|end| end <= now) => {
+                Some("trial_expired")
+            }
+            LicenseState::Expired => Some("license_expired"),
+            LicenseState::Suspended => Some("license_suspended"),
+            LicenseState::Revoked => Some("license_revoked"),
+            _ => None,
+        }
+    }
 }
 
 /// The tenant's subscriptions as they stand, active ones first (then by creation).
@@ -56,10 +75,11 @@ pub(crate) async fn standings(
     subscriptions.sort_by_key(|s| (s.status != SubscriptionStatus::Active, s.created_at));
     let mut out = Vec::with_capacity(subscriptions.len());
     for subscription in subscriptions {
-        let snapshot = standing(state, &subscription).await?.snapshot;
+        let standing = standing(state, &subscription).await?;
         out.push(Standing {
             subscription,
-            snapshot,
+            snapshot: standing.snapshot,
+            trial_end: standing.trial_end,
         });
     }
     Ok(out)
@@ -102,11 +122,18 @@ pub async fn check(
             Some(amount) => standing.snapshot.check_limit(&body.feature, amount),
             None => standing.snapshot.check(&body.feature),
         };
+        // Reaching a count is growing: not in a closed subscription.
+        let closed = body.amount.and_then(|_| standing.closed(state.clock.now()));
         return Ok(Json(TenantCheckAnswer {
-            allowed: decision.allowed,
-            reason: decision.reason.as_str().to_owned(),
+            allowed: decision.allowed && closed.is_none(),
+            reason: closed.unwrap_or(decision.reason.as_str()).to_owned(),
             value: value_json(decision.value),
             subscription_id: Some(standing.subscription.id.0.clone()),
+            trial: standing.trial_end.map(|end| TrialStatus {
+                ends_at: licet_core::time_text(end),
+                days_left: u32::try_from(licet_core::trial::days_left(end - state.clock.now()))
+                    .unwrap_or(0),
+            }),
         }));
     }
     Ok(Json(TenantCheckAnswer {
@@ -114,6 +141,7 @@ pub async fn check(
         reason: "not_in_catalog".into(),
         value: serde_json::Value::Null,
         subscription_id: None,
+        trial: None,
     }))
 }
 

@@ -12,6 +12,7 @@ mod claims;
 mod cloudevents_sdk;
 mod compat;
 mod credentials;
+mod hosted_trial;
 mod imports;
 mod isolation;
 mod limits;

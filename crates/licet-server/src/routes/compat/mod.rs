@@ -151,6 +151,8 @@ pub(crate) struct Standing {
     pub(crate) snapshot: Snapshot,
     valid: bool,
     valid_until: Option<OffsetDateTime>,
+    /// When a trial ends, if the subscription is one.
+    pub(crate) trial_end: Option<OffsetDateTime>,
 }
 
 pub(crate) async fn standing(
@@ -192,6 +194,7 @@ pub(crate) async fn standing(
         ),
         valid: license_state == LicenseState::Active,
         valid_until,
+        trial_end,
     })
 }
 
