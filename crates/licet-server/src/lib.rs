@@ -91,6 +91,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         store: observed::Observed::wrap(store, metrics.latency.clone()),
         signer: Arc::new(signer),
         limiter: limits::Limiter::new(config.rate_limits, redis),
+        quota_turns: Default::default(),
         clock,
         catalogs: Default::default(),
         resolutions: Default::default(),

@@ -76,6 +76,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rate limits on this API.
     pub limiter: Arc<crate::limits::Limiter>,
+    /// Turns of quota uses through the tenant check, per subscription and quota.
+    pub quota_turns: Arc<Turns>,
     /// Seconds between heartbeats.
     pub heartbeat_interval_seconds: u64,
     /// Permits for requests in flight (admission control).
@@ -201,5 +203,29 @@ impl AppState {
         }
         cache.insert(key, (resolution.clone(), grant.clone()));
         Ok(grant)
+    }
+}
+
+/// Per-key locks that are dropped when no one holds them: one turn at a time per key.
+#[derive(Default)]
+pub struct Turns {
+    locks: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>,
+    >,
+}
+
+impl Turns {
+    /// The lock of `key`; hold its guard for the turn.
+    pub fn turn(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lock) = locks.get(key).and_then(std::sync::Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() >= 1024 {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(key.to_owned(), Arc::downgrade(&lock));
+        lock
     }
 }

@@ -402,7 +402,8 @@ pub mod compat;
 pub struct TenantCheck {
     /// The feature key (or one of the catalog's aliases).
     pub feature: String,
-    /// For a limit: may the count reach this? (e.g. the 101st space.)
+    /// For a limit: may the count reach this? (e.g. the 101st space.) For a quota:
+    /// use this much now; what is allowed is recorded as the quota's usage and billed.
     #[serde(default)]
     #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
     pub amount: Option<u64>,
@@ -423,6 +424,13 @@ pub struct TenantCheckAnswer {
     /// When that subscription is a trial: when it ends and the days left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<TrialStatus>,
+    /// For a quota used: what is left this period after it (`"unlimited"` if so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<serde_json::Value>,
+    /// For a quota used: how much of it is beyond the allowance, billed as overage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
+    pub overage: Option<u64>,
 }
 
 /// A trial's end, as the tenant check reports it.

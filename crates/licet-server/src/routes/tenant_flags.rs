@@ -21,10 +21,13 @@ use licet_client::agent::ofrep::{
     BulkEvaluation, Evaluation, EvaluationFailure, EvaluationRequest,
 };
 use licet_client::wire::{ErrorBody, TenantCheck, TenantCheckAnswer, TrialStatus};
+use licet_core::catalog::FeatureKind;
 use licet_core::ids::TenantId;
-use licet_core::snapshot::{Snapshot, Value};
+use licet_core::snapshot::{QuotaDecision, Snapshot, Value};
 use licet_core::state::LicenseState;
-use licet_store::{StoreError, Subscription, SubscriptionId, SubscriptionStatus};
+use licet_store::{
+    ExternalUsageEvent, StoreError, Subscription, SubscriptionId, SubscriptionStatus,
+};
 use sha2::{Digest, Sha256};
 
 /// The scope a tenant API key needs to read its entitlements.
@@ -115,8 +118,13 @@ pub async fn check(
     }
     state.store.get_tenant(&tenant).await?;
     for standing in standings(&state, &tenant, None).await? {
-        if standing.snapshot.feature(&body.feature).is_none() {
+        let Some(status) = standing.snapshot.feature(&body.feature) else {
             continue;
+        };
+        if let (Some(amount), FeatureKind::Quota) = (body.amount, status.kind) {
+            return use_quota(&state, &tenant, &standing, &body, amount)
+                .await
+                .map(Json);
         }
         let decision = match body.amount {
             Some(amount) => standing.snapshot.check_limit(&body.feature, amount),
@@ -129,11 +137,9 @@ pub async fn check(
             reason: closed.unwrap_or(decision.reason.as_str()).to_owned(),
             value: value_json(decision.value),
             subscription_id: Some(standing.subscription.id.0.clone()),
-            trial: standing.trial_end.map(|end| TrialStatus {
-                ends_at: licet_core::time_text(end),
-                days_left: u32::try_from(licet_core::trial::days_left(end - state.clock.now()))
-                    .unwrap_or(0),
-            }),
+            trial: trial_status(&state, &standing),
+            remaining: None,
+            overage: None,
         }));
     }
     Ok(Json(TenantCheckAnswer {
@@ -142,7 +148,95 @@ pub async fn check(
         value: serde_json::Value::Null,
         subscription_id: None,
         trial: None,
+        remaining: None,
+        overage: None,
     }))
+}
+
+fn trial_status(state: &AppState, standing: &Standing) -> Option<TrialStatus> {
+    standing.trial_end.map(|end| TrialStatus {
+        ends_at: licet_core::time_text(end),
+        days_left: u32::try_from(licet_core::trial::days_left(end - state.clock.now()))
+            .unwrap_or(0),
+    })
+}
+
+/// The source of the usage a tenant check records.
+const CHECK_SOURCE: &str = "licet:tenant-check";
+
+/// Uses `amount` of a quota for the tenant: decided against the period's count as the
+/// server holds it, and what is allowed (overage included, where the catalog bills it)
+/// is recorded as the quota's meter's usage on the subscription, so it is counted and
+/// invoiced like any usage. Checks for one subscription and meter take turns in this
+/// process, so two of them cannot both take the last units; across replicas they do
+/// not (each may pass the last units once; what passed is billed).
+async fn use_quota(
+    state: &AppState,
+    tenant: &TenantId,
+    standing: &Standing,
+    body: &TenantCheck,
+    amount: u64,
+) -> Result<TenantCheckAnswer, ApiError> {
+    let subscription = &standing.subscription;
+    let answer =
+        |allowed: bool, reason: &str, decision: Option<&QuotaDecision>| TenantCheckAnswer {
+            allowed,
+            reason: reason.to_owned(),
+            value: decision.map_or(serde_json::Value::Null, |d| {
+                value_json(Some(&Value::Amount(d.allowance)))
+            }),
+            subscription_id: Some(subscription.id.0.clone()),
+            trial: trial_status(state, standing),
+            remaining: decision.and_then(|d| serde_json::to_value(d.remaining).ok()),
+            overage: decision.map(|d| d.overage),
+        };
+    if let Some(reason) = standing.closed(state.clock.now()) {
+        return Ok(answer(false, reason, None));
+    }
+    let catalog = state.catalog(&subscription.product).await?;
+    let turn = state
+        .quota_turns
+        .turn(&format!("{}:{}", subscription.id.0, body.feature));
+    let _turn = turn.lock().await;
+    let now = state.clock.now();
+    let counted = crate::routes::usage::quota_status(state, &catalog, subscription, now).await?;
+    let Some(quota) = counted.iter().find(|q| q.feature == body.feature) else {
+        return Err(ApiError::Conflict {
+            code: "quota_not_metered",
+            message: format!(
+                "no meter of the {} catalog consumes the quota {:?}; add `quota = {:?}` to the meter that counts it",
+                subscription.product, body.feature, body.feature
+            ),
+        });
+    };
+    let decision = standing
+        .snapshot
+        .check_quota(&body.feature, quota.used, amount);
+    if !decision.allowed {
+        return Ok(answer(false, decision.reason.as_str(), Some(&decision)));
+    }
+    let event_id = licet_host::random::id("chk_").map_err(ApiError::internal)?;
+    state
+        .store
+        .ingest_external_usage(
+            tenant,
+            &[ExternalUsageEvent {
+                subscription: subscription.id.clone(),
+                source: CHECK_SOURCE.into(),
+                event_id,
+                meter: quota.meter.clone(),
+                quantity: amount,
+                unit: None,
+                camera_id: None,
+                resource_id: None,
+                cost_minor: None,
+                occurred_at: now,
+                attributes: None,
+            }],
+            now,
+        )
+        .await?;
+    Ok(answer(true, decision.reason.as_str(), Some(&decision)))
 }
 
 fn failure(status: StatusCode, key: &str, code: &str, details: String) -> Response {

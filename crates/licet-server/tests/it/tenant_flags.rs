@@ -300,4 +300,147 @@ pub async fn a_hosted_tenant_is_checked_and_evaluated_with_no_device(server: &Te
     assert_eq!(missing["errorCode"], "TARGETING_KEY_MISSING");
 }
 
-crate::on_both!(a_hosted_tenant_is_checked_and_evaluated_with_no_device);
+/// Quota used through the tenant check is the quota's usage: counted on the server and
+/// invoiced. 61,000 API calls on BrinkByte's base plan (50,000 included) bill 11
+/// started blocks of overage; LLM tokens (refused past the allowance) stop at it.
+pub async fn quota_used_through_the_tenant_check_is_counted_and_invoiced(server: &TestServer) {
+    let tenant = server.admin.create_tenant("Cloud Vision").await.unwrap();
+    let subscription = server
+        .admin
+        .create_subscription(
+            &tenant.id,
+            &licet_client::wire::SubscriptionCreate {
+                product_id: "brinkbyte-vision".into(),
+                plan: "base".into(),
+                addons: vec![licet_client::wire::AddonQuantity {
+                    id: "intelligence".into(),
+                    quantity: 5,
+                }],
+                trial: false,
+                modules: None,
+                term_days: None,
+            },
+        )
+        .await
+        .unwrap();
+    let key = server
+        .admin
+        .create_api_key(&ApiKeyCreate {
+            tenant_id: tenant.id.clone(),
+            scopes: vec!["subscriptions:read".into()],
+            expires_in_days: None,
+        })
+        .await
+        .unwrap()
+        .key;
+    let path = format!("/v1/tenants/{}/check", tenant.id);
+    let (status, _, first) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "api_calls", "amount": 40_000}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (
+            &first["allowed"],
+            &first["reason"],
+            &first["remaining"],
+            &first["overage"]
+        ),
+        (
+            &json!(true),
+            &json!("within_quota"),
+            &json!(10_000),
+            &json!(0)
+        ),
+        "{first}"
+    );
+    let (_, _, second) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "api_calls", "amount": 21_000}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&second["allowed"], &second["reason"], &second["overage"]),
+        (&json!(true), &json!("overage_billed"), &json!(11_000)),
+        "{second}"
+    );
+    assert_eq!(second["subscription_id"], subscription.id);
+    let quotas = server.admin.quotas(&tenant.id).await.unwrap();
+    let api_calls = quotas
+        .quotas
+        .iter()
+        .find(|q| q.feature == "api_calls")
+        .unwrap();
+    assert_eq!(api_calls.used, 61_000, "{quotas:?}");
+
+    // A quota refused past its allowance stops there, and records nothing refused.
+    let (_, _, tokens) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "llm_tokens", "amount": 1}),
+        None,
+    )
+    .await;
+    let allowance = tokens["value"].as_u64().expect("a finite allowance");
+    assert_eq!(tokens["reason"], "within_quota", "{tokens}");
+    let (_, _, rest) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "llm_tokens", "amount": allowance - 1}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&rest["allowed"], &rest["remaining"]),
+        (&json!(true), &json!(0)),
+        "{rest}"
+    );
+    let (_, _, over) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "llm_tokens", "amount": 1}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&over["allowed"], &over["reason"]),
+        (&json!(false), &json!("quota_exhausted")),
+        "{over}"
+    );
+    let quotas = server.admin.quotas(&tenant.id).await.unwrap();
+    let tokens = quotas
+        .quotas
+        .iter()
+        .find(|q| q.feature == "llm_tokens")
+        .unwrap();
+    assert_eq!(tokens.used, allowance, "the refused token is not counted");
+
+    let month = time::OffsetDateTime::now_utc();
+    let period = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
+    let preview = server
+        .admin
+        .invoice_preview(&tenant.id, &period)
+        .await
+        .unwrap();
+    let line = preview.invoices[0]
+        .lines
+        .iter()
+        .find(|l| l.price_id == "api-call-overage")
+        .unwrap_or_else(|| panic!("{preview:?}"));
+    assert_eq!(line.quantity, 11, "11 started blocks of 1000: {line:?}");
+}
+
+crate::on_both!(
+    a_hosted_tenant_is_checked_and_evaluated_with_no_device,
+    quota_used_through_the_tenant_check_is_counted_and_invoiced
+);
