@@ -92,6 +92,7 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         signer: Arc::new(signer),
         limiter: limits::Limiter::new(config.rate_limits, redis),
         quota_turns: Default::default(),
+        tenants: Default::default(),
         clock,
         catalogs: Default::default(),
         resolutions: Default::default(),

@@ -76,6 +76,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rate limits on this API.
     pub limiter: Arc<crate::limits::Limiter>,
+    /// Hosted tenants' entitlements in memory.
+    pub tenants: Arc<crate::routes::tenant_flags::TenantCache>,
     /// Turns of quota uses through the tenant check, per subscription and quota.
     pub quota_turns: Arc<Turns>,
     /// Seconds between heartbeats.

@@ -531,6 +531,7 @@ macro_rules! written_once {
                     new: &Subscription,
                     license_key_hash: &str,
                 ) -> Result<(), StoreError> {
+                    let mut tx = self.write().await?;
                     sqlx::query(&format!(
                         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, license_key_hash) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -549,7 +550,7 @@ macro_rules! written_once {
                     .bind(new.created_at)
                     .bind(new.updated_at)
                     .bind(license_key_hash)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| {
                         conflict(e, |message| {
@@ -560,6 +561,11 @@ macro_rules! written_once {
                             }
                         })
                     })?;
+                    // A tenant's entitlements, cached by the hosted-tenant routes, include
+                    // its subscriptions.
+                    announce(self, &mut tx).await?;
+                    tx.commit().await?;
+                    self.changes.moved();
                     Ok(())
                 }
 

@@ -52,7 +52,7 @@ async fn limit_of(
             Value::Amount(Amount::Finite(n)) => Some(n),
             _ => None,
         };
-        return Ok((max, standing.subscription));
+        return Ok((max, standing.subscription.clone()));
     }
     Err(ApiError::NotFound(format!(
         "no subscription of this tenant has a limit {limit:?}"

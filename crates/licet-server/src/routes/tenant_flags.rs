@@ -29,6 +29,7 @@ use licet_store::{
     ExternalUsageEvent, StoreError, Subscription, SubscriptionId, SubscriptionStatus,
 };
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The scope a tenant API key needs to read its entitlements.
 const SCOPE: &str = "subscriptions:read";
@@ -65,27 +66,99 @@ impl Standing {
     }
 }
 
-/// The tenant's subscriptions as they stand, active ones first (then by creation).
+/// Hosted tenants' standings kept in memory, so that a check, an OFREP evaluation or a
+/// rate-limit decision reads nothing from the store when nothing it depends on has
+/// changed. As the device sessions: an entry is tagged with the store's change
+/// generation seen before the read (a subscription made or changed, a catalog uploaded
+/// moves it, in every replica), is a miss from another generation, and is trusted for
+/// at most a minute whatever happens. It is also a miss from the moment a trial or
+/// term it holds ends, so an ended trial is never answered as running.
+pub struct TenantCache {
+    cache: quick_cache::sync::Cache<String, TenantEntry>,
+}
+
+#[derive(Clone)]
+struct TenantEntry {
+    generation: u64,
+    read_at: tokio::time::Instant,
+    until: Option<time::OffsetDateTime>,
+    standings: Arc<[Arc<Standing>]>,
+}
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        TenantCache {
+            cache: quick_cache::sync::Cache::new(100_000),
+        }
+    }
+}
+
+/// The tenant's subscriptions as they stand, active ones first (then by creation);
+/// with `only`, that subscription alone.
 pub(crate) async fn standings(
     state: &AppState,
     tenant: &TenantId,
     only: Option<&SubscriptionId>,
-) -> Result<Vec<Standing>, ApiError> {
-    let mut subscriptions = state.store.list_subscriptions(tenant).await?;
-    if let Some(only) = only {
-        subscriptions.retain(|s| &s.id == only);
+) -> Result<Vec<Arc<Standing>>, ApiError> {
+    let all = all_standings(state, tenant).await?;
+    Ok(all
+        .iter()
+        .filter(|s| only.is_none_or(|only| &s.subscription.id == only))
+        .cloned()
+        .collect())
+}
+
+async fn all_standings(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<Arc<[Arc<Standing>]>, ApiError> {
+    let generation = state.store.changes().generation();
+    let now = state.clock.now();
+    if let Some(generation) = generation {
+        if let Some(entry) = state.tenants.cache.get(tenant.as_str()) {
+            if entry.generation == generation
+                && entry.read_at.elapsed() < crate::sessions::FRESH_FOR
+                && entry.until.is_none_or(|until| now < until)
+            {
+                return Ok(entry.standings);
+            }
+        }
     }
+    let mut subscriptions = state.store.list_subscriptions(tenant).await?;
     subscriptions.sort_by_key(|s| (s.status != SubscriptionStatus::Active, s.created_at));
     let mut out = Vec::with_capacity(subscriptions.len());
+    let mut until: Option<time::OffsetDateTime> = None;
     for subscription in subscriptions {
         let standing = standing(state, &subscription).await?;
-        out.push(Standing {
+        for end in [subscription.term_ends_at, standing.trial_end]
+            .into_iter()
+            .flatten()
+            .filter(|end| *end > now)
+        {
+            until = Some(until.map_or(end, |u| u.min(end)));
+        }
+        out.push(Arc::new(Standing {
             subscription,
             snapshot: standing.snapshot,
             trial_end: standing.trial_end,
-        });
+        }));
     }
-    Ok(out)
+    let standings: Arc<[Arc<Standing>]> = out.into();
+    match generation {
+        Some(generation) => state.tenants.cache.insert(
+            tenant.as_str().to_owned(),
+            TenantEntry {
+                generation,
+                read_at: tokio::time::Instant::now(),
+                until,
+                standings: standings.clone(),
+            },
+        ),
+        None => {
+            state.tenants.cache.remove(tenant.as_str());
+        }
+    }
+    Ok(standings)
 }
 
 /// May the tenant use a feature now (and for a limit, may its count reach `amount`)?
@@ -376,7 +449,7 @@ pub async fn evaluate_flag(
 
 /// The ETag of a tenant's flags: moves with any change of its subscriptions (plan,
 /// add-ons, status) and of their catalogs.
-fn etag(standings: &[Standing]) -> String {
+fn etag(standings: &[Arc<Standing>]) -> String {
     let mut hasher = Sha256::new();
     for standing in standings {
         let s = &standing.subscription;

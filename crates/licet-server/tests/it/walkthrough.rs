@@ -295,7 +295,7 @@ async fn catalogs_are_versioned_and_validated(server: &TestServer) {
         .await
         .unwrap();
     let (_, payload) = license::inspect(&activated.license).unwrap();
-    assert_eq!(payload.catalog_version, "2026.12.1");
+    assert_eq!(payload.catalog_version, "2026.12.2");
 }
 
 async fn health_metrics_and_openapi(server: &TestServer) {
