@@ -15,8 +15,6 @@
     clippy::panic
 )]
 
-use axum::Json;
-use axum::routing::post;
 use licet_client::Client;
 use licet_client::wire::{
     ActivationRequest, ActivationResponse, HeartbeatRequest, SubscriptionCreate, UsageUpload,
@@ -27,15 +25,17 @@ use licet_server::ServerConfig;
 use sha2::Digest as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The allocator the `licet` binary serves with (see its `main.rs`): the server is
 /// measured as it ships, and the bare handler beside it runs on the same one.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CONCURRENCY: usize = 16;
-const RUN: Duration = Duration::from_secs(5);
+#[path = "support/load.rs"]
+mod load;
+use load::{CONCURRENCY, Stats, bare_server, load, load_interleaved, stats};
+
 const ACTIVATIONS: usize = 400;
 
 /// Activations measured: `ACTIVATIONS`, or `LICET_BENCH_ACTIVATIONS` (more, to profile
@@ -57,107 +57,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run());
-}
-
-struct Stats {
-    requests: usize,
-    seconds: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-impl Stats {
-    fn per_second(&self) -> f64 {
-        self.requests as f64 / self.seconds
-    }
-}
-
-fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
-    latencies.sort();
-    let at = |q: f64| {
-        latencies[((latencies.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
-    };
-    Stats {
-        requests: latencies.len(),
-        seconds: elapsed.as_secs_f64(),
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
-    }
-}
-
-/// Runs `request` from `CONCURRENCY` workers for `RUN`.
-async fn load<F, Fut>(request: F) -> Stats
-where
-    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let (latencies, elapsed) = load_for(request, RUN).await;
-    stats(latencies, elapsed)
-}
-
-/// Runs `a` and `b` in turns of `RUN / ROUNDS` each until each has run for `RUN`, so
-/// that drift in the machine's speed during the run (other tenants, a checkpoint)
-/// falls on both alike: for a ratio of two figures from the same run.
-async fn load_interleaved<A, FA, B, FB>(a: A, b: B) -> (Stats, Stats)
-where
-    A: Fn(usize) -> FA + Send + Sync + Clone + 'static,
-    FA: std::future::Future<Output = ()> + Send,
-    B: Fn(usize) -> FB + Send + Sync + Clone + 'static,
-    FB: std::future::Future<Output = ()> + Send,
-{
-    const ROUNDS: u32 = 10;
-    let turn = RUN / ROUNDS;
-    let (mut a_latencies, mut a_time) = (Vec::new(), Duration::ZERO);
-    let (mut b_latencies, mut b_time) = (Vec::new(), Duration::ZERO);
-    for _ in 0..ROUNDS {
-        let (latencies, elapsed) = load_for(a.clone(), turn).await;
-        a_latencies.extend(latencies);
-        a_time += elapsed;
-        let (latencies, elapsed) = load_for(b.clone(), turn).await;
-        b_latencies.extend(latencies);
-        b_time += elapsed;
-    }
-    (stats(a_latencies, a_time), stats(b_latencies, b_time))
-}
-
-/// Runs `request` from `CONCURRENCY` workers for `run`: every latency, and the time
-/// taken.
-async fn load_for<F, Fut>(request: F, run: Duration) -> (Vec<Duration>, Duration)
-where
-    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let start = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|worker| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while start.elapsed() < run {
-                    let t = Instant::now();
-                    request(worker).await;
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(worker.await.unwrap());
-    }
-    (all, start.elapsed())
-}
-
-async fn bare_server() -> String {
-    let app = axum::Router::new().route(
-        "/bare",
-        post(|Json(body): Json<serde_json::Value>| async move { Json(body) }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
 }
 
 async fn database() -> (Option<String>, &'static str) {

@@ -205,10 +205,10 @@ impl FromRequestParts<AppState> for Caller {
                 .map(|session| (session.credential.clone(), Some(session)))
         } else {
             state
-                .store
-                .find_credential(id)
+                .credentials
+                .find(state.store.as_ref(), id)
                 .await
-                .map(|credential| (credential, None))
+                .map(|credential| ((*credential).clone(), None))
         };
         let (credential, session) = match found {
             Ok(found) => found,

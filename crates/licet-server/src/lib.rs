@@ -87,7 +87,8 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
     };
     let metrics = Arc::new(metrics::Metrics::default());
     let sessions = Arc::new(sessions::Sessions::new(store.changes()));
-    let state = AppState {
+    let credentials = Arc::new(sessions::Credentials::new(store.changes()));
+    let state = AppState::new(state::Shared {
         store: observed::Observed::wrap(store, metrics.latency.clone()),
         signer: Arc::new(signer),
         limiter: limits::Limiter::new(config.rate_limits, redis),
@@ -99,11 +100,12 @@ pub async fn prepare(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Pre
         grants: Default::default(),
         revisions: Default::default(),
         sessions,
+        credentials,
         sequences: Default::default(),
         metrics,
         heartbeat_interval_seconds: config.heartbeat_interval_seconds,
         admission: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
-    };
+    });
     if let Some(dir) = &config.catalog_dir {
         load_catalogs(&state, dir).await?;
     }

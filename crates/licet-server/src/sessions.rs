@@ -80,3 +80,61 @@ impl Sessions {
         Ok(session)
     }
 }
+
+/// Admin tokens and tenant API keys kept in memory by id, as the device sessions are:
+/// tagged with the change generation seen before the read (a key's revocation and an
+/// admin token's rotation move it, in every replica), a miss from another generation
+/// or after [`FRESH_FOR`]. As for sessions, the secret is compared on every request.
+pub struct Credentials {
+    changes: Arc<Changes>,
+    cache: Cache<String, CredentialEntry>,
+}
+
+#[derive(Clone)]
+struct CredentialEntry {
+    generation: u64,
+    read_at: Instant,
+    credential: Arc<licet_store::Credential>,
+}
+
+impl Credentials {
+    /// An empty cache in front of a store with these `changes`.
+    pub fn new(changes: Arc<Changes>) -> Credentials {
+        Credentials {
+            changes,
+            cache: Cache::new(CAPACITY),
+        }
+    }
+
+    /// The credential `id`: from memory when nothing changed since it was read, else
+    /// from the store.
+    pub async fn find(
+        &self,
+        store: &dyn Store,
+        id: &str,
+    ) -> Result<Arc<licet_store::Credential>, StoreError> {
+        let generation = self.changes.generation();
+        if let Some(generation) = generation {
+            if let Some(entry) = self.cache.get(id) {
+                if entry.generation == generation && entry.read_at.elapsed() < FRESH_FOR {
+                    return Ok(entry.credential);
+                }
+            }
+        }
+        let credential = Arc::new(store.find_credential(id).await?);
+        match generation {
+            Some(generation) => self.cache.insert(
+                id.to_owned(),
+                CredentialEntry {
+                    generation,
+                    read_at: Instant::now(),
+                    credential: credential.clone(),
+                },
+            ),
+            None => {
+                self.cache.remove(id);
+            }
+        }
+        Ok(credential)
+    }
+}

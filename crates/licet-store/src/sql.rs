@@ -1395,6 +1395,7 @@ macro_rules! written_once {
                     id: &str,
                     now: OffsetDateTime,
                 ) -> Result<(), StoreError> {
+                    let mut tx = self.write().await?;
                     let done = sqlx::query(
                         "UPDATE credentials SET revoked_at = $1 WHERE id = $2 AND kind = 'tenant' \
                          AND revoked_at IS NULL AND (CAST($3 AS TEXT) IS NULL OR tenant_id = $3)",
@@ -1402,11 +1403,15 @@ macro_rules! written_once {
                     .bind(now)
                     .bind(id)
                     .bind(tenant.map(TenantId::as_str))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
+                    // Credentials are cached by every replica: a revocation is heard.
+                    announce(self, &mut tx).await?;
+                    tx.commit().await?;
+                    self.changes.moved();
                     Ok(())
                 }
 
@@ -1424,7 +1429,9 @@ macro_rules! written_once {
                     .execute(&mut *tx)
                     .await?;
                     insert_credential(&mut tx, replacement, None).await?;
+                    announce(self, &mut tx).await?;
                     tx.commit().await?;
+                    self.changes.moved();
                     Ok(())
                 }
 

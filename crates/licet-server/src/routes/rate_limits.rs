@@ -75,7 +75,6 @@ pub async fn decide(
             )));
         }
     }
-    state.store.get_tenant(&tenant).await?;
     let key = FeatureKey::new(body.limit.as_str());
     let mut rates = Vec::new();
     for standing in standings(&state, &tenant, None).await? {

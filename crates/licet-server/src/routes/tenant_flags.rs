@@ -124,6 +124,8 @@ async fn all_standings(
             }
         }
     }
+    // A tenant that does not exist is a 404, as on every tenant route.
+    state.store.get_tenant(tenant).await?;
     let mut subscriptions = state.store.list_subscriptions(tenant).await?;
     subscriptions.sort_by_key(|s| (s.status != SubscriptionStatus::Active, s.created_at));
     let mut out = Vec::with_capacity(subscriptions.len());
@@ -189,7 +191,6 @@ pub async fn check(
             licet_core::amount::MAX_WIRE_INTEGER
         )));
     }
-    state.store.get_tenant(&tenant).await?;
     for standing in standings(&state, &tenant, None).await? {
         let Some(status) = standing.snapshot.feature(&body.feature) else {
             continue;
@@ -378,8 +379,9 @@ async fn target(
         };
     };
     let as_tenant = TenantId::new(&key);
-    if own.as_ref().is_none_or(|t| t == &as_tenant)
-        && state.store.get_tenant(&as_tenant).await.is_ok()
+    // The key's own tenant exists (its key does); the admin's target is looked up.
+    if own.as_ref() == Some(&as_tenant)
+        || (own.is_none() && state.store.get_tenant(&as_tenant).await.is_ok())
     {
         return Ok((as_tenant, None));
     }
