@@ -22,6 +22,7 @@ pub mod routes;
 pub mod sequences;
 pub mod sessions;
 pub mod signer;
+mod standing;
 pub mod state;
 
 pub use config::ServerConfig;

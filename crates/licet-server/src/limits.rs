@@ -160,9 +160,10 @@ pub struct Limiter {
     local: Vec<(Class, DefaultKeyedRateLimiter<String>)>,
     windows: LocalWindows,
     redis: Option<ConnectionManager>,
-    /// Unix milliseconds until which Redis is not asked after it failed: a Redis that
-    /// is down costs one timeout per [`REDIS_BACKOFF`], not one per request.
+    /// Milliseconds since `started` until which Redis is not asked after it failed: a
+    /// Redis that is down costs one timeout per [`REDIS_BACKOFF`], not one per request.
     redis_resting_until: AtomicU64,
+    started: tokio::time::Instant,
     checks: AtomicU64,
 }
 
@@ -191,6 +192,7 @@ impl Limiter {
             windows: LocalWindows::default(),
             redis,
             redis_resting_until: AtomicU64::new(0),
+            started: tokio::time::Instant::now(),
             checks: AtomicU64::new(0),
         })
     }
@@ -235,13 +237,19 @@ impl Limiter {
     /// Redis, unless it is not configured or resting after a failure.
     fn usable_redis(&self) -> Option<&ConnectionManager> {
         let resting = self.redis_resting_until.load(Ordering::Relaxed);
-        self.redis.as_ref().filter(|_| resting <= wall_millis())
+        self.redis.as_ref().filter(|_| resting <= self.millis())
+    }
+
+    /// Milliseconds since this limiter was made: Redis's rest is a real duration,
+    /// whatever clock the server's decisions use.
+    fn millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Leaves Redis alone for [`REDIS_BACKOFF`] after a failure.
     fn redis_failed(&self, error: &redis::RedisError) {
         let rest = u64::try_from(REDIS_BACKOFF.as_millis()).unwrap_or(u64::MAX);
-        let until = wall_millis().saturating_add(rest);
+        let until = self.millis().saturating_add(rest);
         self.redis_resting_until.store(until, Ordering::Relaxed);
         tracing::warn!(%error, "Redis is unreachable; rate limits are counted in this process for {} s", REDIS_BACKOFF.as_secs());
     }
@@ -283,14 +291,6 @@ impl Limiter {
             shared,
         }
     }
-}
-
-/// The wall clock in Unix milliseconds, for Redis's rest after a failure (a real
-/// duration, whatever clock the server's decisions use).
-fn wall_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// One request counted in Redis in a window: the window's count after it.

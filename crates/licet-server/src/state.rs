@@ -99,7 +99,7 @@ pub struct Shared {
     /// Rate limits on this API.
     pub limiter: Arc<crate::limits::Limiter>,
     /// Hosted tenants' entitlements in memory.
-    pub tenants: Arc<crate::routes::tenant_flags::TenantCache>,
+    pub tenants: Arc<crate::standing::TenantCache>,
     /// Turns of quota uses through the tenant check, per subscription and quota.
     pub quota_turns: Arc<Turns>,
     /// Seconds between heartbeats.

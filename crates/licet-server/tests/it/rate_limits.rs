@@ -242,10 +242,10 @@ impl OwnRedis {
             Err(_) => return None,
         };
         let url = format!("redis://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
-                std::time::Instant::now() < deadline,
+                tokio::time::Instant::now() < deadline,
                 "redis-server did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -282,7 +282,7 @@ async fn when_redis_goes_away_decisions_fall_back_to_a_local_limit() {
     redis.child.wait().unwrap();
     // Redis is gone: every decision is still answered, promptly, and the limit holds in
     // this process (the window is counted afresh here: at most 100 more).
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut allowed = 0;
     let mut refused = 0;
     for _ in 0..120 {

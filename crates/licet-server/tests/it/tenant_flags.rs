@@ -425,7 +425,7 @@ pub async fn quota_used_through_the_tenant_check_is_counted_and_invoiced(server:
         .unwrap();
     assert_eq!(tokens.used, allowance, "the refused token is not counted");
 
-    let month = time::OffsetDateTime::now_utc();
+    let month = licet_host::clock::Clock::now(&licet_host::clock::SystemClock);
     let period = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
     let preview = server
         .admin

@@ -8,7 +8,8 @@ use crate::server::{runtime, start, terminate};
 use licet_client::Client;
 use licet_client::wire::{ApiKeyCreate, SubscriptionCreate};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The Python with the example's requirements (`LICET_TEST_OFREP_PYTHON`, which CI
 /// installs them into); required under CI.

@@ -10,10 +10,11 @@
 use super::devices::activate_with;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorPair};
-use crate::issuance::{bought, license_for};
+use crate::issuance::license_for;
 use crate::metering::{Billing, Incoming, check};
 use crate::metrics::bump;
 use crate::sequences::Floor;
+pub(crate) use crate::standing::standing;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequest, State};
@@ -24,12 +25,11 @@ use licet_core::amount::Amount;
 use licet_core::ids::{DeviceId, TenantId};
 use licet_core::license_key::TypedKey;
 use licet_core::snapshot::{Snapshot, Value};
-use licet_core::state::LicenseState;
 use licet_store::{
     Device, DeviceStatus, ExternalUsageEvent, Heartbeat, StoreError, Subscription,
     SubscriptionStatus,
 };
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 mod brinkbyte;
 mod foxsight;
@@ -144,58 +144,6 @@ fn count(amount: Amount) -> i64 {
         Amount::Finite(n) => i64::try_from(n).unwrap_or(i64::MAX),
         Amount::Unlimited => -1,
     }
-}
-
-/// The subscription's entitlements as they stand now on the server.
-pub(crate) struct Standing {
-    pub(crate) snapshot: Snapshot,
-    valid: bool,
-    valid_until: Option<OffsetDateTime>,
-    /// When a trial ends, if the subscription is one.
-    pub(crate) trial_end: Option<OffsetDateTime>,
-}
-
-pub(crate) async fn standing(
-    state: &AppState,
-    subscription: &Subscription,
-) -> Result<Standing, ApiError> {
-    let catalog = state.catalog(&subscription.product).await?;
-    let resolution = catalog
-        .resolve(&bought(subscription))
-        .map_err(|e| ApiError::Conflict {
-            code: "subscription_invalid",
-            message: format!("the subscription no longer fits the product's catalog: {e}"),
-        })?;
-    let trial_end = match (resolution.trial_days, subscription.trial_started_at) {
-        (Some(days), Some(start)) => Some(licet_core::time_after(
-            start,
-            Duration::days(i64::from(days)),
-        )),
-        _ => None,
-    };
-    let valid_until = match (subscription.term_ends_at, trial_end) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let now = state.clock.now();
-    let license_state = match subscription.status {
-        SubscriptionStatus::Suspended => LicenseState::Suspended,
-        SubscriptionStatus::Cancelled => LicenseState::Expired,
-        SubscriptionStatus::Active if valid_until.is_some_and(|end| end <= now) => {
-            LicenseState::Expired
-        }
-        SubscriptionStatus::Active => LicenseState::Active,
-    };
-    Ok(Standing {
-        snapshot: Snapshot::build(
-            &resolution.entitlements,
-            &resolution.degradation,
-            license_state,
-        ),
-        valid: license_state == LicenseState::Active,
-        valid_until,
-        trial_end,
-    })
 }
 
 fn limit(snapshot: &Snapshot, key: &str) -> i64 {
