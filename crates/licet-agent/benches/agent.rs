@@ -55,6 +55,7 @@ fn agent(dir: &Path) -> (Agent, AgentConfig) {
                 catalog: &catalog,
                 subscription: &Subscription::plan("enterprise"),
                 license_id: licet_core::ids::LicenseId::new("lic_bench"),
+                subscription_id: None,
                 tenant: licet_core::ids::TenantId::new("acme"),
                 device: licet_core::ids::DeviceId::new("bench-1"),
                 fingerprint: &agent.fingerprint().value,

@@ -49,6 +49,7 @@ fn main() {
         catalog: &catalog,
         subscription: &subscription,
         license_id: LicenseId::new("lic_bench"),
+        subscription_id: None,
         tenant: TenantId::new("tenant"),
         device: DeviceId::new("device"),
         fingerprint: "fp",

@@ -260,6 +260,7 @@ pub fn answer(case: &Case, catalog: &Catalog, key: &SigningKey) -> Result<Expect
                     catalog,
                     subscription,
                     license_id: LicenseId::new("lic_conformance"),
+                    subscription_id: None,
                     tenant: TenantId::new("tenant-conformance"),
                     device: DeviceId::new("device-conformance"),
                     fingerprint: FINGERPRINT,

@@ -55,6 +55,9 @@ pub struct LicensePayload {
     pub license_id: LicenseId,
     /// The customer.
     pub tenant: TenantId,
+    /// The issuer's id of the subscription, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
     /// The product.
     pub product: ProductId,
     /// The catalog version the entitlements were resolved from.
@@ -140,6 +143,9 @@ pub struct IssueRequest<'a> {
     pub subscription: &'a Subscription,
     /// The new document's id (ids need randomness; the caller makes them).
     pub license_id: LicenseId,
+    /// The issuer's id of the subscription, when there is one (a server's
+    /// `sub_…`): carried in the grant for the products' screens that show it.
+    pub subscription_id: Option<String>,
     /// The customer.
     pub tenant: TenantId,
     /// The device.
@@ -199,6 +205,8 @@ impl Grant {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct GrantFields {
     tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subscription: Option<String>,
     product: ProductId,
     catalog_version: String,
     plan: PlanId,
@@ -237,6 +245,7 @@ impl Lease {
             format: self.format,
             license_id: self.license_id,
             tenant: grant.tenant,
+            subscription: grant.subscription,
             product: grant.product,
             catalog_version: grant.catalog_version,
             device: self.device,
@@ -300,6 +309,7 @@ pub fn grant(request: &IssueRequest<'_>, resolution: &Resolution) -> Result<Gran
     });
     let fields = GrantFields {
         tenant: request.tenant.clone(),
+        subscription: request.subscription_id.clone(),
         product: request.catalog.product().clone(),
         catalog_version: request.catalog.version().to_owned(),
         plan: request.subscription.plan.clone(),

@@ -50,6 +50,7 @@ pub async fn license_for(
         catalog: &catalog,
         subscription: &bought,
         license_id: LicenseId::new(licet_host::random::id("lic_").map_err(ApiError::internal)?),
+        subscription_id: Some(subscription.id.0.clone()),
         tenant: subscription.tenant.clone(),
         device: device.id.clone(),
         fingerprint: &device.fingerprint,

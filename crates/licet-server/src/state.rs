@@ -29,7 +29,7 @@ pub type RevisionCache = RwLock<HashMap<ProductId, (i64, u64)>>;
 pub type ResolutionCache = RwLock<HashMap<(ProductId, String, Subscription), Arc<Resolution>>>;
 
 /// Encoded license grants, shared by every device of a subscription: keyed by the
-/// tenant, the trial's start and the resolution they encode (by identity; the entry
+/// tenant, the subscription, the trial's start and the resolution they encode (by identity; the entry
 /// holds the resolution, so its address is not reused while the entry lives). Emptied
 /// when it grows past [`GRANTS_MAX`] entries.
 pub type GrantCache = RwLock<HashMap<GrantKey, (Arc<Resolution>, Arc<Grant>)>>;
@@ -38,6 +38,7 @@ pub type GrantCache = RwLock<HashMap<GrantKey, (Arc<Resolution>, Arc<Grant>)>>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GrantKey {
     tenant: TenantId,
+    subscription: Option<String>,
     trial_started_at: Option<OffsetDateTime>,
     resolution: usize,
 }
@@ -214,6 +215,7 @@ impl Shared {
         }
         let key = GrantKey {
             tenant: request.tenant.clone(),
+            subscription: request.subscription_id.clone(),
             trial_started_at: request.trial_started_at,
             resolution: Arc::as_ptr(resolution) as usize,
         };

@@ -140,7 +140,12 @@ pub async fn bbvision_subscription(
     }
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(SubscriptionInfo {
-        subscription_id: license.license_id.to_string(),
+        // The server's subscription id, which the license carries; a license issued
+        // offline without one is named by its own id.
+        subscription_id: license
+            .subscription
+            .clone()
+            .unwrap_or_else(|| license.license_id.to_string()),
         tenant_id: license.tenant.to_string(),
         plan: if license.trial.is_some() {
             "trial"

@@ -118,6 +118,7 @@ async fn licenses_from_another_key_another_device_or_an_older_sequence_are_refus
                 catalog: &catalog,
                 subscription: &Subscription::plan("enterprise"),
                 license_id: licet_core::ids::LicenseId::new("lic_other"),
+                subscription_id: None,
                 tenant: licet_core::ids::TenantId::new("acme"),
                 device: licet_core::ids::DeviceId::new("device-1"),
                 fingerprint,

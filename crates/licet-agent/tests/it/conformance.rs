@@ -40,6 +40,7 @@ async fn observe(case: &Case) -> Expect {
                 catalog: &catalog,
                 subscription,
                 license_id: LicenseId::new("lic_conformance"),
+                subscription_id: None,
                 tenant: TenantId::new("tenant-conformance"),
                 device: DeviceId::new("device-conformance"),
                 fingerprint: &agent.fingerprint().value,

@@ -221,6 +221,12 @@ async fn the_invoice_bills_the_camera_days_a_pack_was_assigned() {
     let agent = device.open(config, clock.clone());
     let api = LocalApi::start(agent.clone()).await;
     wait_for_state(&agent, LicenseState::Active).await;
+    // bbVision's subscription card shows the server's subscription, which the license
+    // carries.
+    let (_, card) = api
+        .get(&format!("/api/v1/billing/subscription/{}", tenant.id))
+        .await;
+    assert_eq!(card["subscription_id"], subscription.id, "{card}");
     for camera in ["dock", "gate", "yard"] {
         let (code, body) = api.post("/v1/cameras", json!({"camera_id": camera})).await;
         assert_eq!(code, 201, "{body}");

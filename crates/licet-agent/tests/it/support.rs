@@ -424,6 +424,7 @@ pub fn license_for(
             catalog: &catalog,
             subscription,
             license_id: licet_core::ids::LicenseId::new(format!("lic_test_{sequence}")),
+            subscription_id: None,
             tenant: licet_core::ids::TenantId::new("acme"),
             device: licet_core::ids::DeviceId::new("device-1"),
             fingerprint: &agent.fingerprint().value,

@@ -47,6 +47,7 @@ fn license_from(
             catalog: &catalog,
             subscription: &licet_core::resolve::Subscription::plan(plan),
             license_id: licet_core::ids::LicenseId::new(format!("lic_forged_{sequence}")),
+            subscription_id: None,
             tenant: licet_core::ids::TenantId::new("acme"),
             device: licet_core::ids::DeviceId::new(device),
             fingerprint,

@@ -99,6 +99,7 @@ fn issue(
             catalog: brinkbyte(),
             subscription,
             license_id: LicenseId::new("lic_prop"),
+            subscription_id: None,
             tenant: TenantId::new("t"),
             device: DeviceId::new("d"),
             fingerprint: "fp",

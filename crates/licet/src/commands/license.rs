@@ -53,6 +53,7 @@ pub fn issue(args: &IssueArgs) -> Result<ExitCode> {
         catalog: &catalog,
         subscription: &subscription,
         license_id: LicenseId::new(licet_host::random::id("lic_")?),
+        subscription_id: None,
         tenant: TenantId::new(&args.tenant),
         device: DeviceId::new(&args.device),
         fingerprint: &fingerprint,
