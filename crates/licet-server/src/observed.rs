@@ -70,6 +70,7 @@ observed! {
     fn drop_usage_detail(&self, before: OffsetDateTime) -> Result<Vec<String>, StoreError>;
     fn ingest_device_usage(&self, device: &DeviceId, events: &[DeviceUsageEvent], now: OffsetDateTime) -> Result<UsageIngested, StoreError>;
     fn ingest_external_usage(&self, tenant: &TenantId, events: &[ExternalUsageEvent], now: OffsetDateTime) -> Result<Vec<bool>, StoreError>;
+    fn external_event_stored(&self, tenant: &TenantId, source: &str, event_id: &str) -> Result<bool, StoreError>;
     fn counted_usage(&self, tenant: &TenantId, subscription: &SubscriptionId, from: OffsetDateTime, to: OffsetDateTime) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
     fn usage_total(&self, tenant: &TenantId, device: Option<&DeviceId>, meter: &str) -> Result<u64, StoreError>;
     fn usage_series(&self, query: &UsageQuery) -> Result<Vec<UsageBucket>, StoreError>;

@@ -172,6 +172,15 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError>;
 
+    /// Whether usage from a vendor's back-end with this (tenant, source, id) is stored
+    /// already: a retried request that named its event is answered as the first was.
+    async fn external_event_stored(
+        &self,
+        tenant: &TenantId,
+        source: &str,
+        event_id: &str,
+    ) -> Result<bool, StoreError>;
+
     /// A subscription's accepted usage per meter over the UTC days from `from` up to
     /// `to` (day-aligned bounds, as every quota period is), read from the running
     /// counters that each ingestion moves in its own transaction: at most one row per

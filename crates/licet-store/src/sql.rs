@@ -906,6 +906,24 @@ macro_rules! written_once {
                     Ok(stored)
                 }
 
+                async fn external_event_stored(
+                    &self,
+                    tenant: &TenantId,
+                    source: &str,
+                    event_id: &str,
+                ) -> Result<bool, StoreError> {
+                    let found: Option<i32> = sqlx::query_scalar(
+                        "SELECT 1 FROM usage_event_keys WHERE tenant_id = $1 AND source = $2 \
+                         AND event_id = $3",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(source)
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(found.is_some())
+                }
+
                 async fn counted_usage(
                     &self,
                     tenant: &TenantId,

@@ -407,6 +407,10 @@ pub struct TenantCheck {
     #[serde(default)]
     #[schema(value_type = Option<u64>, maximum = 9007199254740991.0)]
     pub amount: Option<u64>,
+    /// For a quota used: the caller's id for this use (1 to 200 characters), so that a
+    /// retried check counts once; the retry answers `already_counted`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// The answer to a tenant check, from the same evaluator as a device's.

@@ -67,6 +67,13 @@ pub async fn check(
             licet_core::amount::MAX_WIRE_INTEGER
         )));
     }
+    if let Some(key) = &body.idempotency_key {
+        if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+            return Err(ApiError::InvalidRequest(
+                "`idempotency_key` must be 1 to 200 printable characters".into(),
+            ));
+        }
+    }
     for standing in standings(&state, &tenant, None).await? {
         let Some(status) = standing.snapshot.feature(&body.feature) else {
             continue;
@@ -159,14 +166,34 @@ async fn use_quota(
             ),
         });
     };
+    let event_id = match &body.idempotency_key {
+        Some(key) => format!("{}:{key}", body.feature),
+        None => licet_host::random::id("chk_").map_err(ApiError::internal)?,
+    };
+    // A use already recorded under this key: answered as counted, not counted again.
+    let counted_before = |used: u64| {
+        let now = standing.snapshot.check_quota(&body.feature, used, 0);
+        answer(
+            true,
+            "already_counted",
+            Some(&QuotaDecision { overage: 0, ..now }),
+        )
+    };
+    if body.idempotency_key.is_some()
+        && state
+            .store
+            .external_event_stored(tenant, CHECK_SOURCE, &event_id)
+            .await?
+    {
+        return Ok(counted_before(quota.used));
+    }
     let decision = standing
         .snapshot
         .check_quota(&body.feature, quota.used, amount);
     if !decision.allowed {
         return Ok(answer(false, decision.reason.as_str(), Some(&decision)));
     }
-    let event_id = licet_host::random::id("chk_").map_err(ApiError::internal)?;
-    state
+    let stored = state
         .store
         .ingest_external_usage(
             tenant,
@@ -186,6 +213,10 @@ async fn use_quota(
             now,
         )
         .await?;
+    if stored.first() == Some(&false) {
+        // Recorded meanwhile by another replica under the same key.
+        return Ok(counted_before(quota.used.saturating_add(amount)));
+    }
     Ok(answer(true, decision.reason.as_str(), Some(&decision)))
 }
 

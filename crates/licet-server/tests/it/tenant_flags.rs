@@ -334,14 +334,8 @@ pub async fn quota_used_through_the_tenant_check_is_counted_and_invoiced(server:
         .unwrap()
         .key;
     let path = format!("/v1/tenants/{}/check", tenant.id);
-    let (status, _, first) = call(
-        server,
-        &key,
-        &path,
-        json!({"feature": "api_calls", "amount": 40_000}),
-        None,
-    )
-    .await;
+    let first_use = json!({"feature": "api_calls", "amount": 40_000, "idempotency_key": "batch-7"});
+    let (status, _, first) = call(server, &key, &path, first_use.clone(), None).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
         (
@@ -358,6 +352,26 @@ pub async fn quota_used_through_the_tenant_check_is_counted_and_invoiced(server:
         ),
         "{first}"
     );
+    // The same use retried (its answer was lost): counted once.
+    let (_, _, retried) = call(server, &key, &path, first_use, None).await;
+    assert_eq!(
+        (
+            &retried["allowed"],
+            &retried["reason"],
+            &retried["remaining"]
+        ),
+        (&json!(true), &json!("already_counted"), &json!(10_000)),
+        "{retried}"
+    );
+    let (status, _, bad) = call(
+        server,
+        &key,
+        &path,
+        json!({"feature": "api_calls", "amount": 1, "idempotency_key": ""}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
     let (_, _, second) = call(
         server,
         &key,
