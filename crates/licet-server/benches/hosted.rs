@@ -24,7 +24,6 @@ mod load;
 
 use licet_client::Client;
 use licet_client::wire::{ApiKeyCreate, SubscriptionCreate};
-use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
 use load::{CONCURRENCY, Stats, bare_server, load_interleaved};
 use std::sync::Arc;
@@ -96,23 +95,7 @@ async fn run() {
         },
         ..ServerConfig::default()
     };
-    licet_server::signer::provision_development(
-        &config.data_dir,
-        licet_host::clock::Clock::now(&SystemClock),
-    )
-    .unwrap();
-    let prepared = licet_server::prepare(&config, Arc::new(SystemClock))
-        .await
-        .unwrap();
-    let token = prepared.bootstrap_token.clone().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = licet_server::router(prepared.state);
-    tokio::spawn(async move {
-        licet_server::serve(app, listener, std::future::pending())
-            .await
-            .unwrap()
-    });
+    let (base, token) = load::start_server(&config).await;
 
     let admin = Client::new(&base).with_token(&token);
     let tenant = admin.create_tenant("Bench Parking").await.unwrap();

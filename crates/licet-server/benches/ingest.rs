@@ -15,9 +15,11 @@
     clippy::panic
 )]
 
+#[path = "support/load.rs"]
+mod load;
+
 use licet_client::Client;
 use licet_client::wire::{ActivationRequest, SubscriptionCreate, UsageUpload, UsageUploadEvent};
-use licet_host::clock::SystemClock;
 use licet_server::ServerConfig;
 use sqlx::Connection as _;
 use std::sync::Arc;
@@ -81,25 +83,7 @@ async fn run() {
         },
         ..ServerConfig::default()
     };
-    // Every replica signs with provisioned key material (on PostgreSQL the server
-    // invents none); here one development root certifies it.
-    licet_server::signer::provision_development(
-        &config.data_dir,
-        licet_host::clock::Clock::now(&SystemClock),
-    )
-    .unwrap();
-    let prepared = licet_server::prepare(&config, Arc::new(SystemClock))
-        .await
-        .unwrap();
-    let token = prepared.bootstrap_token.clone().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = licet_server::router(prepared.state);
-    tokio::spawn(async move {
-        licet_server::serve(app, listener, std::future::pending())
-            .await
-            .unwrap()
-    });
+    let (base, token) = load::start_server(&config).await;
     let admin = Client::new(&base).with_token(&token);
     let tenant = admin.create_tenant("Ingest").await.unwrap();
     // One subscription per device: a BrinkByte base plan covers one device.

@@ -3,7 +3,8 @@
 //! moves when the tenant moves it, and the invoice bills the one camera bought.
 
 use crate::support::{Device, LocalApi, START, TestServer, wait_for_state};
-use licet_client::wire::{AddonQuantity, SubscriptionCreate};
+use licet_agent::Agent;
+use licet_client::wire::{AddonQuantity, SubscriptionCreate, SubscriptionView, TenantView};
 use licet_core::state::LicenseState;
 use licet_host::clock::ManualClock;
 use serde_json::{Value, json};
@@ -31,12 +32,16 @@ async fn assign(api: &LocalApi, camera: &str, packs: Value) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn advanced_analytics_for_one_of_three_cameras_is_on_that_camera_only() {
-    let clock = Arc::new(ManualClock::new(START));
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
-    let tenant = server.admin.create_tenant("Harbor").await.unwrap();
+/// A BrinkByte base subscription with Advanced Analytics for `cameras` cameras, and an
+/// agent activated with its key, its local API started.
+async fn advanced_analytics_box(
+    server: &TestServer,
+    clock: &Arc<ManualClock>,
+    tenant_name: &str,
+    cameras: u64,
+    device_name: &str,
+) -> (TenantView, SubscriptionView, Agent, LocalApi) {
+    let tenant = server.admin.create_tenant(tenant_name).await.unwrap();
     let subscription = server
         .admin
         .create_subscription(
@@ -46,7 +51,7 @@ async fn advanced_analytics_for_one_of_three_cameras_is_on_that_camera_only() {
                 plan: "base".into(),
                 addons: vec![AddonQuantity {
                     id: "advanced_analytics".into(),
-                    quantity: 1,
+                    quantity: cameras,
                 }],
                 trial: false,
                 modules: None,
@@ -55,12 +60,22 @@ async fn advanced_analytics_for_one_of_three_cameras_is_on_that_camera_only() {
         )
         .await
         .unwrap();
-    let device = Device::new("packs-box");
+    let device = Device::new(device_name);
     let mut config = device.config(Some(&server.base));
     config.license_key = Some(subscription.license_key.clone().unwrap().into());
     let agent = device.open(config, clock.clone());
     let api = LocalApi::start(agent.clone()).await;
     wait_for_state(&agent, LicenseState::Active).await;
+    (tenant, subscription, agent, api)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advanced_analytics_for_one_of_three_cameras_is_on_that_camera_only() {
+    let clock = Arc::new(ManualClock::new(START));
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
+    let (tenant, _, agent, api) =
+        advanced_analytics_box(&server, &clock, "Harbor", 1, "packs-box").await;
     for camera in ["dock", "gate", "yard"] {
         let (code, body) = api.post("/v1/cameras", json!({"camera_id": camera})).await;
         assert_eq!(code, 201, "{body}");
@@ -196,31 +211,8 @@ async fn the_invoice_bills_the_camera_days_a_pack_was_assigned() {
     let clock = Arc::new(ManualClock::new(START));
     let server_dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(clock.clone(), 0, server_dir.path().to_path_buf());
-    let tenant = server.admin.create_tenant("Quay").await.unwrap();
-    let subscription = server
-        .admin
-        .create_subscription(
-            &tenant.id,
-            &SubscriptionCreate {
-                product_id: "brinkbyte-vision".into(),
-                plan: "base".into(),
-                addons: vec![AddonQuantity {
-                    id: "advanced_analytics".into(),
-                    quantity: 3,
-                }],
-                trial: false,
-                modules: None,
-                term_days: None,
-            },
-        )
-        .await
-        .unwrap();
-    let device = Device::new("packs-box-2");
-    let mut config = device.config(Some(&server.base));
-    config.license_key = Some(subscription.license_key.clone().unwrap().into());
-    let agent = device.open(config, clock.clone());
-    let api = LocalApi::start(agent.clone()).await;
-    wait_for_state(&agent, LicenseState::Active).await;
+    let (tenant, subscription, agent, api) =
+        advanced_analytics_box(&server, &clock, "Quay", 3, "packs-box-2").await;
     // bbVision's subscription card shows the server's subscription, which the license
     // carries.
     let (_, card) = api

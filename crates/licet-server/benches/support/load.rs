@@ -114,3 +114,25 @@ pub async fn bare_server() -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
+
+/// Starts a server in this process on `config`, its signing key provisioned from a
+/// development root (on PostgreSQL the server invents none): its base URL and the
+/// bootstrap admin token.
+pub async fn start_server(config: &licet_server::ServerConfig) -> (String, String) {
+    let now = licet_host::clock::Clock::now(&licet_host::clock::SystemClock);
+    licet_server::signer::provision_development(&config.data_dir, now).unwrap();
+    let prepared =
+        licet_server::prepare(config, std::sync::Arc::new(licet_host::clock::SystemClock))
+            .await
+            .unwrap();
+    let token = prepared.bootstrap_token.clone().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = licet_server::router(prepared.state);
+    tokio::spawn(async move {
+        licet_server::serve(app, listener, std::future::pending())
+            .await
+            .unwrap()
+    });
+    (base, token)
+}
