@@ -106,7 +106,12 @@ struct TenantEntry {
     read_at: tokio::time::Instant,
     until: Option<time::OffsetDateTime>,
     standings: Arc<[Arc<HostedStanding>]>,
+    bulk: Arc<BulkAnswer>,
 }
+
+/// A tenant's answer to a bulk evaluation (ETag and body), made once per cache entry:
+/// it depends on nothing but the entry's standings.
+pub(crate) type BulkAnswer = std::sync::OnceLock<(String, axum::body::Bytes)>;
 
 impl Default for TenantCache {
     fn default() -> Self {
@@ -123,7 +128,7 @@ pub(crate) async fn standings(
     tenant: &TenantId,
     only: Option<&SubscriptionId>,
 ) -> Result<Vec<Arc<HostedStanding>>, ApiError> {
-    let all = all_standings(state, tenant).await?;
+    let (all, _) = all_standings(state, tenant).await?;
     Ok(all
         .iter()
         .filter(|s| only.is_none_or(|only| &s.subscription.id == only))
@@ -131,10 +136,11 @@ pub(crate) async fn standings(
         .collect())
 }
 
-async fn all_standings(
+/// All the tenant's standings, with the slot of its bulk answer.
+pub(crate) async fn all_standings(
     state: &AppState,
     tenant: &TenantId,
-) -> Result<Arc<[Arc<HostedStanding>]>, ApiError> {
+) -> Result<(Arc<[Arc<HostedStanding>]>, Arc<BulkAnswer>), ApiError> {
     let generation = state.store.changes().generation();
     let now = state.clock.now();
     if let Some(generation) = generation {
@@ -143,7 +149,7 @@ async fn all_standings(
                 && entry.read_at.elapsed() < crate::sessions::FRESH_FOR
                 && entry.until.is_none_or(|until| now < until)
             {
-                return Ok(entry.standings);
+                return Ok((entry.standings, entry.bulk));
             }
         }
     }
@@ -169,6 +175,7 @@ async fn all_standings(
         }));
     }
     let standings: Arc<[Arc<HostedStanding>]> = out.into();
+    let bulk = Arc::new(BulkAnswer::new());
     match generation {
         Some(generation) => state.tenants.cache.insert(
             tenant.as_str().to_owned(),
@@ -177,11 +184,12 @@ async fn all_standings(
                 read_at: tokio::time::Instant::now(),
                 until,
                 standings: standings.clone(),
+                bulk: bulk.clone(),
             },
         ),
         None => {
             state.tenants.cache.remove(tenant.as_str());
         }
     }
-    Ok(standings)
+    Ok((standings, bulk))
 }

@@ -406,8 +406,15 @@ pub async fn evaluate_all(
         }
     };
     caller.require_tenant(&tenant, SCOPE)?;
-    let standings = standings(&state, &tenant, only.as_ref()).await?;
-    let etag = etag(&standings);
+    // The whole tenant's answer is made once per cached standing; one subscription's
+    // (a targetingKey naming it) each time.
+    let (etag, body) = match only {
+        None => {
+            let (all, bulk) = crate::standing::all_standings(&state, &tenant).await?;
+            bulk.get_or_init(|| bulk_answer(&all, &tenant)).clone()
+        }
+        Some(only) => bulk_answer(&standings(&state, &tenant, Some(&only)).await?, &tenant),
+    };
     let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -419,9 +426,25 @@ pub async fn evaluate_all(
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
+    Ok((
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The bulk evaluation of `standings`: its ETag and its JSON body.
+fn bulk_answer(standings: &[Arc<Standing>], tenant: &TenantId) -> (String, axum::body::Bytes) {
+    let etag = etag(standings);
     let mut flags: Vec<Evaluation> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for standing in &standings {
+    for standing in standings {
         for (key, _) in standing.snapshot.features() {
             if seen.insert(key.to_owned()) {
                 if let Some(evaluation) = evaluation(key, standing) {
@@ -435,12 +458,10 @@ pub async fn evaluate_all(
         .first()
         .map_or(LicenseState::Unactivated, |s| s.snapshot.state())
         .as_str();
-    Ok((
-        [(header::ETAG, etag_value)],
-        Json(BulkEvaluation {
-            flags,
-            metadata: serde_json::json!({ "licet_state": state_text, "licet_tenant": tenant.as_str() }),
-        }),
-    )
-        .into_response())
+    let body = serde_json::to_vec(&BulkEvaluation {
+        flags,
+        metadata: serde_json::json!({ "licet_state": state_text, "licet_tenant": tenant.as_str() }),
+    })
+    .unwrap_or_default();
+    (etag, body.into())
 }
